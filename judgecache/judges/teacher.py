@@ -1,0 +1,84 @@
+"""The teacher protocol: anything that can answer one judging request.
+
+A teacher knows its identity (part of the cache key) and its output-affecting parameters. The
+:class:`~judgecache.judges.judge.Judge` wraps a teacher with the cache, single-flight, retries,
+budget and ledger; a teacher itself does one honest call and raises a typed error when it fails.
+
+Example:
+    >>> from judgecache.judges.rubric import get_rubric
+    >>> from judgecache.judges.teachers.callable import CallableTeacher
+    >>> t = CallableTeacher(lambda q, d: 3 if q in d else 0, name="contains", version="1")
+    >>> t.judge(get_rubric("relevance"), {"query": "x", "doc": "x is y"}).label
+    3
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from judgecache.envelope import Label, Usage
+from judgecache.judges.rubric import Rubric
+from judgecache.keys import JudgeIdentity
+
+
+@dataclass(frozen=True)
+class TeacherAnswer:
+    """What one successful teacher call returned, already parsed into an allowed label."""
+
+    label: Label
+    raw_output: str
+    score: float | None = None
+    reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    model_answered: str | None = None
+
+
+class Teacher(abc.ABC):
+    """Base class of all teachers (HTTP APIs, callables, replayed labels, students)."""
+
+    identity: JudgeIdentity
+
+    def key_params(self) -> dict[str, Any]:
+        """Output-affecting parameters (filtered through the key allow-list by the caller)."""
+        return {}
+
+    def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
+        """The prompt part of the cache key. Teachers that ignore the prompt may narrow it."""
+        return rubric.key_material()
+
+    @abc.abstractmethod
+    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        """Answer one request or raise a :class:`~judgecache.errors.JudgecacheError`."""
+
+    async def ajudge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        """Async variant; the default runs :meth:`judge` in a worker thread."""
+        return await asyncio.to_thread(self.judge, rubric, inputs)
+
+    def judge_batch(
+        self, rubric: Rubric, batch: Sequence[Mapping[str, str]]
+    ) -> list[TeacherAnswer | BaseException]:
+        """Answer many requests; ``None``-free, an exception in place of each failure.
+
+        Local models (students) override this to run one batched forward pass. Remote teachers
+        keep the default: the Judge fans single calls out over its own bounded thread pool.
+        """
+        out: list[TeacherAnswer | BaseException] = []
+        for inputs in batch:
+            try:
+                out.append(self.judge(rubric, inputs))
+            except Exception as exc:  # noqa: BLE001 - reported per item, never stored as a label
+                out.append(exc)
+        return out
+
+    @property
+    def batched(self) -> bool:
+        """True when :meth:`judge_batch` is faster than single calls (local models)."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and models."""

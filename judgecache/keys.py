@@ -1,0 +1,173 @@
+"""Content-addressed cache keys: a schema version plus sha256 of canonical JSON.
+
+The key material is an *allow-list*: judge identity, the full prompt and rubric, the output-affecting
+parameters and the task inputs as separate named fields. Credentials, base URLs, timeouts and retry
+settings are never part of it, so they can neither split the cache nor leak into it.
+
+Text policy: every string is Unicode NFC-normalized, ``\\r\\n`` and ``\\r`` become ``\\n``, and leading
+and trailing whitespace of task inputs is stripped. Interior whitespace is kept: it can change what a
+model reads.
+
+Example:
+    >>> from judgecache.keys import JudgeIdentity, KeyMaterial
+    >>> m = KeyMaterial(JudgeIdentity("callable", "f", "1"), {"template": "{query}"}, {}, {"query": "a"})
+    >>> m.digest().startswith("jc1:")
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+KEY_SCHEMA_VERSION = "jc1"
+"""Bumped deliberately (and noted in CHANGELOG.md) whenever the key material or encoding changes."""
+
+OUTPUT_AFFECTING_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "response_format",
+        "logprobs",
+        "top_logprobs",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "n",
+        "reasoning_effort",
+        "thinking",
+        "system",
+    }
+)
+"""Request parameters that can change a judge's answer, and so belong in the key."""
+
+
+def normalize_text(text: str) -> str:
+    """Apply the key's text policy: NFC, LF line endings, no leading or trailing whitespace.
+
+    >>> normalize_text("  Cafe\\u0301\\r\\n ")
+    'Café'
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.strip()
+
+
+def _canonical(value: Any, path: str) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"key material {path or 'value'} is not finite: {value!r}")
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"key material {path} has a non-string key: {k!r}")
+            out[unicodedata.normalize("NFC", k)] = _canonical(v, f"{path}.{k}")
+        return out
+    if isinstance(value, list | tuple):
+        return [_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"key material {path or 'value'} has unsupported type {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode ``value`` as canonical JSON: sorted keys, no spaces, NFC strings, UTF-8, no NaN.
+
+    >>> canonical_json({"b": 1, "a": "x"})
+    b'{"a":"x","b":1}'
+    """
+    return json.dumps(
+        _canonical(value, ""),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode("utf-8")
+
+
+def filter_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only the output-affecting parameters (the allow-list); drop ``None`` values.
+
+    >>> filter_params({"temperature": 0, "api_key": "sk-...", "timeout": 30})
+    {'temperature': 0}
+    """
+    return {k: v for k, v in params.items() if k in OUTPUT_AFFECTING_PARAMS and v is not None}
+
+
+@dataclass(frozen=True)
+class JudgeIdentity:
+    """Who answers: provider (``openai``, ``anthropic``, ``callable``, ``student``...), model, version.
+
+    >>> str(JudgeIdentity("openai", "gpt-4o", ""))
+    'openai:gpt-4o'
+    """
+
+    provider: str
+    model: str
+    version: str = ""
+
+    def __str__(self) -> str:
+        base = f"{self.provider}:{self.model}"
+        return f"{base}@{self.version}" if self.version else base
+
+    def as_dict(self) -> dict[str, str]:
+        return {"provider": self.provider, "model": self.model, "version": self.version}
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """Everything that determines a judge's answer, and nothing else.
+
+    ``inputs`` are the task's named fields (``query``/``doc`` or ``context``/``answer``); they are
+    normalized with :func:`normalize_text`. ``params`` is filtered through the allow-list.
+    """
+
+    judge: JudgeIdentity
+    prompt: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exact structure that is hashed (useful to see why a lookup missed)."""
+        return {
+            "schema": KEY_SCHEMA_VERSION,
+            "judge": self.judge.as_dict(),
+            "prompt": dict(self.prompt),
+            "params": filter_params(self.params),
+            "inputs": {k: normalize_text(v) for k, v in self.inputs.items()},
+        }
+
+    def digest(self) -> str:
+        """The cache key: ``jc1:`` plus the sha256 hex digest of the canonical JSON."""
+        return f"{KEY_SCHEMA_VERSION}:{hashlib.sha256(canonical_json(self.as_dict())).hexdigest()}"
+
+
+def diff_material(a: Mapping[str, Any], b: Mapping[str, Any], path: str = "") -> list[str]:
+    """List the dotted paths where two key materials differ (why did this lookup miss?).
+
+    >>> diff_material({"p": {"t": 0}, "x": 1}, {"p": {"t": 1}, "x": 1})
+    ['p.t']
+    """
+    diffs: list[str] = []
+    for k in sorted(set(a) | set(b)):
+        where = f"{path}.{k}" if path else k
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, Mapping) and isinstance(vb, Mapping):
+            diffs.extend(diff_material(va, vb, where))
+        elif va != vb:
+            diffs.append(where)
+    return diffs

@@ -46,7 +46,8 @@ class Envelope:
 
     ``inputs`` and ``judge`` are stored so that a cache can be exported as training data for
     distillation without keeping the original eval files. ``source`` is ``teacher`` for a live
-    call and ``import`` for labels seeded from files.
+    call and ``import`` for labels seeded from files. ``meta`` holds ids from the source files (``qid``,
+    ``docid``) so exported labels can be joined with human judgments; it is not part of the key.
     """
 
     label: Label
@@ -63,12 +64,14 @@ class Envelope:
     created_at: str = field(default_factory=utc_now_iso)
     source: str = "teacher"
     rubric: str = ""
+    meta: Mapping[str, str] = field(default_factory=dict)
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["judge"] = dict(self.judge)
         d["inputs"] = dict(self.inputs)
+        d["meta"] = dict(self.meta)
         return d
 
     def to_json(self) -> str:
@@ -96,6 +99,7 @@ class Envelope:
                 created_at=str(d.get("created_at", "")),
                 source=str(d.get("source", "teacher")),
                 rubric=str(d.get("rubric", "")),
+                meta={str(k): str(v) for k, v in (d.get("meta") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageError(f"corrupt cache envelope: {exc!r}") from exc

@@ -81,7 +81,9 @@ class Envelope:
     def from_dict(cls, d: Mapping[str, Any]) -> Envelope:
         version = d.get("version")
         if version != ENVELOPE_VERSION:
-            raise StorageError(f"unsupported envelope version {version!r} (expected {ENVELOPE_VERSION})")
+            raise StorageError(
+                f"unsupported envelope version {version!r} (expected {ENVELOPE_VERSION})"
+            )
         try:
             usage = d.get("usage") or {}
             return cls(

@@ -22,9 +22,7 @@ import yaml
 from judgecache.envelope import Label
 from judgecache.errors import ConfigError, InputError
 
-RELEVANCE_SYSTEM = (
-    "You are a search quality rater evaluating the relevance of passages to queries."
-)
+RELEVANCE_SYSTEM = "You are a search quality rater evaluating the relevance of passages to queries."
 RELEVANCE_TEMPLATE = """Given a query and a passage, you must provide a score on an integer scale of 0 to 3 with the following meanings:
 0 = represent that the passage has nothing to do with the query,
 1 = represents that the passage seems related to the query but does not answer it,
@@ -129,9 +127,7 @@ class Rubric:
     def coerce_label(self, value: object) -> Label:
         """Map a value (``2``, ``"2"``, ``2.0``, ``True``, a label name) onto an allowed label."""
         candidates: list[object] = [value]
-        if isinstance(value, bool):
-            candidates = [int(value)]
-        elif isinstance(value, float) and value.is_integer():
+        if isinstance(value, bool) or (isinstance(value, float) and value.is_integer()):
             candidates = [int(value)]
         elif isinstance(value, str):
             text = value.strip().lower()
@@ -142,8 +138,9 @@ class Rubric:
                 if label_name.lower() == text:
                     candidates.insert(0, self._label_from_str(label))
         for c in candidates:
-            if c in self.labels:
-                return c  # type: ignore[return-value]
+            for allowed in self.labels:
+                if c == allowed and type(c) is type(allowed):
+                    return allowed
         raise ValueError(f"{value!r} is not one of the labels {list(self.labels)}")
 
     def _label_from_str(self, label: str) -> Label:
@@ -162,7 +159,12 @@ RELEVANCE = Rubric(
     labels=(0, 1, 2, 3),
     positive_from=2,
     parser="final_score",
-    label_names={"0": "irrelevant", "1": "related", "2": "highly relevant", "3": "perfectly relevant"},
+    label_names={
+        "0": "irrelevant",
+        "1": "related",
+        "2": "highly relevant",
+        "3": "perfectly relevant",
+    },
 )
 
 FAITHFULNESS = Rubric(

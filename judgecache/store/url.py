@@ -48,8 +48,7 @@ def open_store(
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in SCHEMES:
         raise ConfigError(
-            f"unknown cache URL {url!r}: expected one of "
-            + ", ".join(f"{s}://" for s in SCHEMES)
+            f"unknown cache URL {url!r}: expected one of " + ", ".join(f"{s}://" for s in SCHEMES)
         )
     if on_error not in ("raise", "fallback"):
         raise ConfigError(f"on_error must be 'raise' or 'fallback', got {on_error!r}")

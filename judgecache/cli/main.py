@@ -1,0 +1,111 @@
+"""The ``judgecache`` command: a click group whose subcommands load only when invoked.
+
+Lazy loading keeps ``judgecache --help`` fast and free of torch: each subcommand lives in its own
+module and is imported the first time it is called (or when its own ``--help`` is shown).
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> CliRunner().invoke(main, ["--help"]).exit_code
+    0
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from judgecache.errors import JudgecacheError
+
+# name -> (module, attribute, one-line help shown by `judgecache --help` without importing it)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "score": (
+        "judgecache.cli.score_cmd",
+        "score",
+        "Judge the pairs of a JSONL file through the cache.",
+    ),
+    "stats": ("judgecache.cli.stats_cmd", "stats", "Calls, hits, tokens, $ spent and saved."),
+    "import": (
+        "judgecache.cli.import_cmd",
+        "import_",
+        "Seed the cache with labels already paid for.",
+    ),
+    "export": ("judgecache.cli.export_cmd", "export", "Write one judge's cached labels to JSONL."),
+    "cache": ("judgecache.cli.cache_cmd", "cache", "Inspect or clear a cache (info, clear, key)."),
+    "distill": (
+        "judgecache.cli.distill_cmd",
+        "distill",
+        "Train a LoRA student from cached labels.",
+    ),
+    "evaluate": ("judgecache.cli.evaluate_cmd", "evaluate", "Measure a judge against labels."),
+    "drift": (
+        "judgecache.cli.drift_cmd",
+        "drift",
+        "Re-sample production pairs against the teacher.",
+    ),
+    "report": ("judgecache.cli.report_cmd", "report", "Render the teacher-agreement report."),
+    "quickstart": ("judgecache.cli.quickstart_cmd", "quickstart", "Run the whole loop offline."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr, short_help = entry
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            # Listing help must not fail because a subcommand is not built yet.
+            return click.Command(cmd_name, short_help=short_help + " (not available)")
+        command = getattr(module, attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.{attr} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the static one-liners so that `--help` imports no subcommand module (and no torch).
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="judgecache")
+def cli() -> None:
+    """judgecache: cache LLM-as-judge calls, distill specialist judges, and watch them drift.
+
+    The cache defaults to diskcache in your user cache directory; set --cache or JUDGECACHE_CACHE
+    to share one (e.g. redis://host:6379/0).
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: judgecache errors become a one-line message and exit code 1 (configuration: 3)."""
+    from judgecache.errors import ConfigError
+
+    try:
+        cli.main(args=argv, prog_name="judgecache", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"judgecache: configuration error: {exc}", err=True)
+        sys.exit(3)
+    except JudgecacheError as exc:
+        click.echo(f"judgecache: error: {exc}", err=True)
+        sys.exit(1)

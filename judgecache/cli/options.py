@@ -1,0 +1,60 @@
+"""Options shared by several subcommands, so they read and behave the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+cache_option = click.option(
+    "--cache",
+    "cache_url",
+    metavar="URL",
+    envvar="JUDGECACHE_CACHE",
+    default=None,
+    help="Cache backend: memory://, diskcache://PATH, redis://HOST:PORT/DB, rediss://... "
+    "[default: $JUDGECACHE_CACHE, else diskcache in the user cache directory]",
+)
+
+task_option = click.option(
+    "--task",
+    default="relevance",
+    show_default=True,
+    metavar="TASK",
+    help="relevance (query, doc; grades 0-3), faithfulness (context, answer; 0/1), or a rubric .yaml.",
+)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+fallback_option = click.option(
+    "--on-storage-error",
+    type=click.Choice(["raise", "fallback"]),
+    default="raise",
+    show_default=True,
+    help="If a remote cache is unreachable: fail, or warn and use the local diskcache.",
+)
+
+
+def judge_option(required: bool = True) -> Callable[[F], F]:
+    """``--judge SPEC``, with the valid spec forms in its help."""
+    return click.option(
+        "--judge",
+        "judge_spec",
+        required=required,
+        metavar="SPEC",
+        help="Judge spec: openai:MODEL, anthropic:MODEL, replay:FILE.jsonl, "
+        "replay:trec:QRELS,TOPICS,COLLECTION, student:PATH, embedding:default, cascade:A>B, "
+        "python:MODULE:FUNCTION.",
+    )
+
+
+def dollars(x: float) -> str:
+    """Money for humans: more decimals for small amounts.
+
+    >>> dollars(0.000123), dollars(12.5)
+    ('$0.000123', '$12.50')
+    """
+    return f"${x:.6f}" if 0 < abs(x) < 0.01 else f"${x:,.2f}"

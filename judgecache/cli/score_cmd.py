@@ -1,0 +1,184 @@
+"""``judgecache score``: judge every pair of a JSONL file through the cache, streaming.
+
+Each output line is the input line plus ``label``, ``score``, ``cached`` and ``key`` (or ``error``
+when the teacher failed on that pair). The input is read and written in chunks, so memory stays
+flat on files of any length, and everything judged before a crash or a spent budget is already in
+the cache: the rerun pays only for what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import click
+
+from judgecache.cli.options import (
+    cache_option,
+    dollars,
+    fallback_option,
+    json_option,
+    judge_option,
+    task_option,
+)
+from judgecache.errors import BudgetExceededError, JudgecacheError
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+@click.command("score")
+@click.argument(
+    "input_path", metavar="IN.jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@judge_option()
+@task_option
+@cache_option
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the judged lines (JSONL).",
+)
+@click.option("--tag", default=None, help="Who asks (eval or dashboard name), for the cost ledger.")
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Teacher calls in flight on misses.",
+)
+@click.option(
+    "--max-calls", type=click.IntRange(0), default=None, help="Stop after this many teacher calls."
+)
+@click.option(
+    "--max-cost",
+    "max_cost_usd",
+    type=click.FloatRange(0),
+    default=None,
+    help="Stop once this many dollars are spent.",
+)
+@click.option(
+    "--price-model",
+    default=None,
+    metavar="MODEL",
+    help="Value hits of imported labels at this model's list price (e.g. gpt-4o).",
+)
+@click.option(
+    "--chunk-size",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Pairs read, judged and written per step.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar on stderr.",
+)
+@fallback_option
+@json_option
+def score(
+    input_path: Path,
+    judge_spec: str,
+    task: str,
+    cache_url: str | None,
+    output_path: Path,
+    tag: str | None,
+    concurrency: int,
+    max_calls: int | None,
+    max_cost_usd: float | None,
+    price_model: str | None,
+    chunk_size: int,
+    progress: bool,
+    on_storage_error: str,
+    as_json: bool,
+) -> None:
+    """Judge the pairs of IN.jsonl (one JSON object per line with the task's two fields:
+    query/doc for relevance, context/answer for faithfulness) and write them with their labels.
+
+    \b
+    Example:
+      judgecache score pairs.jsonl --judge openai:gpt-4o-mini -o judged.jsonl --tag nightly
+    """
+    from tqdm import tqdm
+
+    from judgecache.io.jsonl import read_pairs
+    from judgecache.judges.judge import Judge
+
+    judge = Judge(
+        judge_spec,
+        task=task,
+        cache=cache_url,
+        concurrency=concurrency,
+        max_calls=max_calls,
+        max_cost_usd=max_cost_usd,
+        tag=tag,
+        on_storage_error=on_storage_error,  # type: ignore[arg-type]
+        price_model=price_model,
+    )
+    total = _count_lines(input_path) if progress else None
+    bar = tqdm(total=total, unit="pair", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    records: Iterator[Any] = iter(read_pairs(input_path, judge.rubric.fields))
+    errors = 0
+    stopped: BudgetExceededError | None = None
+    with judge, output_path.open("w", encoding="utf-8") as out:
+        while stopped is None:
+            chunk = list(islice(records, chunk_size))
+            if not chunk:
+                break
+            pairs = [
+                (r.inputs[judge.rubric.fields[0]], r.inputs[judge.rubric.fields[1]]) for r in chunk
+            ]
+            results = judge.score_many_settled(pairs, progress=bar.update)
+            for record, result in zip(chunk, results, strict=True):
+                row = dict(record.row)
+                if isinstance(result, BudgetExceededError):
+                    stopped = result
+                    continue  # not judged: leave it out so a rerun's output is the complete one
+                if isinstance(result, JudgecacheError):
+                    errors += 1
+                    row["error"] = f"{type(result).__name__}: {result}"
+                else:
+                    row.update(
+                        label=result.label, score=result.score, cached=result.cached, key=result.key
+                    )
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        bar.close()
+        totals = judge.ledger.totals(judge.name)
+    summary = {
+        "pairs": int(totals["requests"]),
+        "hits": int(totals["hits"]),
+        "teacher_calls": int(totals["calls"]),
+        "coalesced": int(totals["coalesced"]),
+        "errors": errors,
+        "spent_usd": round(totals["cost_usd"], 6),
+        "saved_usd": round(totals["saved_usd"], 6),
+        "budget_exhausted": stopped is not None,
+        "output": str(output_path),
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(
+            f"pairs {summary['pairs']:,} · hits {summary['hits']:,} · teacher calls "
+            f"{summary['teacher_calls']:,} · spent {dollars(totals['cost_usd'])} · saved "
+            f"{dollars(totals['saved_usd'])} · wrote {output_path}"
+        )
+    if stopped is not None:
+        click.echo(f"judgecache: stopped early: {stopped}; rerun to judge the rest", err=True)
+        sys.exit(1)
+    if errors:
+        click.echo(
+            f"judgecache: {errors} pair(s) failed; see the 'error' field in {output_path}", err=True
+        )
+        sys.exit(1)

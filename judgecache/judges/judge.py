@@ -1,0 +1,612 @@
+"""The drop-in judge client: a teacher behind a content-addressed cache.
+
+Every request is keyed on (judge identity, prompt and rubric, output-affecting parameters, task
+inputs). A hit costs a read; a miss makes exactly one teacher call however many threads, tasks,
+processes or machines ask for the same pair at once, and the answer is stored for everyone.
+
+Example:
+    >>> from judgecache import Judge
+    >>> judge = Judge(lambda q, d: 3 if q in d else 0, name="contains", version="1",
+    ...               task="relevance", cache="memory://")
+    >>> v = judge.score("tea", "tea is a drink")
+    >>> v.label, v.cached, judge.score("tea", "tea is a drink").cached
+    (3, False, True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from judgecache.envelope import Envelope
+from judgecache.errors import (
+    BudgetExceededError,
+    ConfigError,
+    JudgeAPIError,
+    JudgecacheError,
+    StorageError,
+    VerdictParseError,
+)
+from judgecache.judges.budget import Budget
+from judgecache.judges.retry import RetryPolicy
+from judgecache.judges.rubric import Rubric, get_rubric
+from judgecache.judges.singleflight import InflightRegistry, lease_or_value
+from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.verdict import Verdict
+from judgecache.keys import KeyMaterial, filter_params
+from judgecache.ledger import Ledger
+from judgecache.store import open_store
+from judgecache.store.base import Store
+from judgecache.store.url import OnError
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[str, str]
+Progress = Callable[[int], None]
+
+
+class ScoredSink(Protocol):
+    """Where a judge reports what it scored (the drift checker's production log)."""
+
+    def record_scored(
+        self,
+        judge: Judge,
+        inputs: Sequence[Mapping[str, str]],
+        verdicts: Sequence[Verdict],
+        tag: str | None,
+    ) -> None: ...
+
+
+class Judge:
+    """A teacher (API model, callable, replayed labels or distilled student) behind the cache.
+
+    Args:
+        teacher: a spec such as ``"openai:gpt-4o-mini"``, a :class:`Teacher`, or any callable
+            ``(first, second) -> number | label | dict`` (then ``name`` is required).
+        task: ``"relevance"`` (query, doc; grades 0-3), ``"faithfulness"`` (context, answer;
+            0/1), a YAML rubric path, or a :class:`Rubric`.
+        cache: a backend URL (``memory://``, ``diskcache://PATH``, ``redis://...``) or a
+            :class:`Store`; default ``$JUDGECACHE_CACHE`` or diskcache in the user cache dir.
+        name, version: the identity of a callable teacher (part of the key).
+        options: keyword options passed to the teacher built from a spec (``temperature``,
+            ``base_url``, ``api_key_env``...).
+        concurrency: teacher calls in flight at once on a miss.
+        max_retries: retries on 429 / 5xx / timeouts (exponential backoff, Retry-After honoured).
+        max_calls, max_cost_usd: the per-run budget; when spent, judging stops with
+            :class:`BudgetExceededError` and everything finished is already stored.
+        tag: who asked (an eval or dashboard name) for the cost ledger.
+        on_storage_error: ``"raise"``, or ``"fallback"`` to warn and use the local cache when a
+            remote cache is unreachable.
+        lease_ttl_s: how long a cross-process lease lives before others may take over.
+        price_model: a priced model (e.g. ``"gpt-4o"``) used to estimate the dollars a hit saved
+            when the cached entry carries no cost of its own (labels imported from files).
+        production_log: where scored pairs are recorded for the drift checker.
+    """
+
+    def __init__(
+        self,
+        teacher: str | Teacher | Callable[..., Any],
+        *,
+        task: str | Rubric = "relevance",
+        cache: str | Store | None = None,
+        name: str | None = None,
+        version: str = "",
+        options: Mapping[str, Any] | None = None,
+        concurrency: int = 8,
+        max_retries: int = 5,
+        max_calls: int | None = None,
+        max_cost_usd: float | None = None,
+        tag: str | None = None,
+        on_storage_error: OnError = "raise",
+        lease_ttl_s: float = 120.0,
+        price_model: str | None = None,
+        production_log: ScoredSink | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+        self.rubric = get_rubric(task)
+        self.teacher = _make_teacher(teacher, name=name, version=version, options=options or {})
+        self.store = (
+            cache if isinstance(cache, Store) else open_store(cache, on_error=on_storage_error)
+        )
+        self.ledger = Ledger(self.store)
+        self.retry = RetryPolicy(max_retries=max_retries)
+        try:
+            self.budget = Budget(max_calls=max_calls, max_cost_usd=max_cost_usd)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.concurrency = concurrency
+        self.tag = tag
+        self.lease_ttl_s = lease_ttl_s
+        self.price_model = price_model
+        self.production_log = production_log
+        self.batch_size = batch_size
+        self.name = str(self.teacher.identity)
+        self._prompt = self.teacher.prompt_material(self.rubric)
+        self._params = filter_params(self.teacher.key_params())
+        self._inflight = InflightRegistry()
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._prices: Any = None
+
+    # ----------------------------------------------------------------- keys and direct access
+
+    def key_material(self, first: object, second: object) -> KeyMaterial:
+        """Everything the key of this pair is made of (compare two to see why a lookup missed)."""
+        inputs = self.rubric.inputs(first, second)
+        return KeyMaterial(self.teacher.identity, self._prompt, self._params, inputs)
+
+    def key(self, first: object, second: object) -> str:
+        """The cache key of this pair under this judge."""
+        return self.key_material(first, second).digest()
+
+    def lookup(self, first: object, second: object) -> Verdict | None:
+        """The cached verdict of this pair, or ``None``; never calls the teacher."""
+        key = self.key(first, second)
+        raw = self.store.get(key)
+        return (
+            None
+            if raw is None
+            else Verdict.from_envelope(Envelope.from_json(raw), key=key, cached=True)
+        )
+
+    def put(
+        self,
+        first: object,
+        second: object,
+        label: object,
+        *,
+        score: float | None = None,
+        reason: str | None = None,
+        meta: Mapping[str, str] | None = None,
+        source: str = "import",
+    ) -> str:
+        """Store a label already paid for (e.g. from qrels) under this judge; return its key."""
+        key, value = self._import_entry(first, second, label, score, reason, meta, source)
+        self.store.set(key, value)
+        return key
+
+    def put_many(
+        self, records: Iterable[tuple[object, object, object, Mapping[str, str] | None]]
+    ) -> int:
+        """Seed many ``(first, second, label, meta)`` records with pipelined writes."""
+        batch: dict[str, str] = {}
+        n = 0
+        for first, second, label, meta in records:
+            key, value = self._import_entry(first, second, label, None, None, meta, "import")
+            batch[key] = value
+            n += 1
+            if len(batch) >= 1000:
+                self.store.set_many(batch)
+                batch = {}
+        if batch:
+            self.store.set_many(batch)
+        return n
+
+    def _import_entry(
+        self,
+        first: object,
+        second: object,
+        label: object,
+        score: float | None,
+        reason: str | None,
+        meta: Mapping[str, str] | None,
+        source: str,
+    ) -> tuple[str, str]:
+        material = self.key_material(first, second)
+        try:
+            coerced = self.rubric.coerce_label(label)
+        except ValueError as exc:
+            raise VerdictParseError(str(exc), raw_output=str(label)) from exc
+        env = Envelope(
+            label=coerced,
+            score=score,
+            raw_output=str(label),
+            task=self.rubric.task,
+            rubric=self.rubric.name,
+            judge=self.teacher.identity.as_dict(),
+            inputs=material.as_dict()["inputs"],
+            reason=reason,
+            source=source,
+            meta=dict(meta or {}),
+        )
+        return material.digest(), env.to_json()
+
+    # ----------------------------------------------------------------------- synchronous API
+
+    def score(self, first: object, second: object, *, tag: str | None = None) -> Verdict:
+        """Judge one pair (a cache hit, or exactly one teacher call)."""
+        return self.score_many([(first, second)], tag=tag)[0]  # type: ignore[list-item]
+
+    def score_many(
+        self, pairs: Iterable[Pair], *, tag: str | None = None, progress: Progress | None = None
+    ) -> list[Verdict]:
+        """Judge pairs in order; duplicates are judged once; hits are read in one batch.
+
+        When a pair fails (after retries) or the budget runs out, the other pairs still finish and
+        are stored before the first error is raised, so a rerun pays only for what is missing.
+        """
+        results = self.score_many_settled(pairs, tag=tag, progress=progress)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            done = len(results) - len(errors)
+            first = next((e for e in errors if isinstance(e, BudgetExceededError)), errors[0])
+            first.add_note(f"{done} of {len(results)} pairs judged and stored; rerun to finish")
+            raise first
+        return results  # type: ignore[return-value]
+
+    def score_many_settled(
+        self, pairs: Iterable[Pair], *, tag: str | None = None, progress: Progress | None = None
+    ) -> list[Verdict | JudgecacheError]:
+        """Like :meth:`score_many`, but a failed pair yields its error in place of a verdict."""
+        tag = tag or self.tag
+        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
+        unique: dict[str, dict[str, str]] = {}
+        for key, inputs in keyed:
+            unique.setdefault(key, inputs)
+        found = self._read_hits(unique, tag)
+        if progress is not None and found:
+            progress(sum(1 for key, _ in keyed if key in found))
+        missing = {k: v for k, v in unique.items() if k not in found}
+        counts: dict[str, int] = {}
+        for key, _ in keyed:
+            counts[key] = counts.get(key, 0) + 1
+        if missing:
+            step = None if progress is None else (lambda k: progress(counts[k]))
+            found.update(self._resolve_misses(missing, tag, step))
+        out = [found[key] for key, _ in keyed]
+        self.ledger.record(self.name, tag, requests=len(keyed))
+        self._report_scored(keyed, out, tag)
+        return out
+
+    def iter_score(
+        self,
+        pairs: Iterable[Pair],
+        *,
+        tag: str | None = None,
+        chunk_size: int = 1024,
+        progress: Progress | None = None,
+    ) -> Iterator[Verdict | JudgecacheError]:
+        """Stream verdicts for a long (or endless) iterable in chunks: memory stays flat."""
+        chunk: list[Pair] = []
+        for pair in pairs:
+            chunk.append(pair)
+            if len(chunk) >= chunk_size:
+                yield from self.score_many_settled(chunk, tag=tag, progress=progress)
+                chunk = []
+        if chunk:
+            yield from self.score_many_settled(chunk, tag=tag, progress=progress)
+
+    # --------------------------------------------------------------------------- async API
+
+    async def ascore(self, first: object, second: object, *, tag: str | None = None) -> Verdict:
+        """Async :meth:`score`."""
+        return (await self.ascore_many([(first, second)], tag=tag))[0]  # type: ignore[list-item]
+
+    async def ascore_many(self, pairs: Iterable[Pair], *, tag: str | None = None) -> list[Verdict]:
+        """Async :meth:`score_many`: misses run as tasks under a concurrency semaphore."""
+        results = await self.ascore_many_settled(pairs, tag=tag)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return results  # type: ignore[return-value]
+
+    async def ascore_many_settled(
+        self, pairs: Iterable[Pair], *, tag: str | None = None
+    ) -> list[Verdict | JudgecacheError]:
+        """Async :meth:`score_many_settled`."""
+        tag = tag or self.tag
+        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
+        unique: dict[str, dict[str, str]] = {}
+        for key, inputs in keyed:
+            unique.setdefault(key, inputs)
+        found = await asyncio.to_thread(self._read_hits, unique, tag)
+        missing = {k: v for k, v in unique.items() if k not in found}
+        if missing and self.teacher.batched:
+            found.update(await asyncio.to_thread(self._resolve_misses, missing, tag, None))
+        elif missing:
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(key: str, inputs: dict[str, str]) -> Verdict | JudgecacheError:
+                async with gate:
+                    try:
+                        return await self._aresolve_one(key, inputs, tag)
+                    except JudgecacheError as exc:
+                        return exc
+
+            answers = await asyncio.gather(*(one(k, v) for k, v in missing.items()))
+            found.update(zip(missing, answers, strict=True))
+        out = [found[key] for key, _ in keyed]
+        self.ledger.record(self.name, tag, requests=len(keyed))
+        self._report_scored(keyed, out, tag)
+        return out
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _prepare(self, index: int, pair: object) -> tuple[str, dict[str, str]]:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ConfigError(f"pair {index}: expected a ({', '.join(self.rubric.fields)}) pair")
+        try:
+            material = self.key_material(pair[0], pair[1])
+        except JudgecacheError as exc:
+            exc.add_note(f"in pair {index}")
+            raise
+        return material.digest(), dict(material.as_dict()["inputs"])
+
+    def _read_hits(
+        self, unique: Mapping[str, Mapping[str, str]], tag: str | None
+    ) -> dict[str, Verdict | JudgecacheError]:
+        keys = list(unique)
+        found: dict[str, Verdict | JudgecacheError] = {}
+        saved = 0.0
+        for key, raw in zip(keys, self.store.get_many(keys), strict=True):
+            if raw is None:
+                continue
+            try:
+                env = Envelope.from_json(raw)
+            except StorageError as exc:
+                log.warning("ignoring unreadable cache entry %s (%s); judging it again", key, exc)
+                continue
+            found[key] = Verdict.from_envelope(env, key=key, cached=True)
+            saved += self._saved_by_hit(env)
+        if found:
+            self.ledger.record(self.name, tag, hits=len(found), saved_usd=saved)
+        return found
+
+    def _resolve_misses(
+        self,
+        missing: Mapping[str, dict[str, str]],
+        tag: str | None,
+        step: Callable[[str], None] | None,
+    ) -> dict[str, Verdict | JudgecacheError]:
+        if self.teacher.batched:
+            return self._resolve_batched(missing, tag, step)
+        out: dict[str, Verdict | JudgecacheError] = {}
+
+        def run(key: str) -> None:
+            try:
+                out[key] = self._resolve_one(key, missing[key], tag)
+            except JudgecacheError as exc:
+                out[key] = exc
+            if step is not None:
+                step(key)
+
+        workers = min(self.concurrency, len(missing))
+        if workers == 1:
+            for key in missing:
+                run(key)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="judgecache") as pool:
+                list(pool.map(run, missing))
+        return out
+
+    def _resolve_one(self, key: str, inputs: dict[str, str], tag: str | None) -> Verdict:
+        fut, owner = self._inflight.claim(key)
+        if not owner:
+            env: Envelope = fut.result()
+            self.ledger.record(self.name, tag, coalesced=1)
+            return Verdict.from_envelope(env, key=key, cached=True)
+        try:
+            env, called = self._fetch_with_lease(key, inputs, tag)
+        except BaseException as exc:
+            self._inflight.resolve(key, error=exc)
+            raise
+        self._inflight.resolve(key, env)
+        return Verdict.from_envelope(env, key=key, cached=not called)
+
+    def _fetch_with_lease(
+        self, key: str, inputs: dict[str, str], tag: str | None
+    ) -> tuple[Envelope, bool]:
+        if self.budget.exhausted:
+            raise BudgetExceededError(self.budget._describe())
+        raw = lease_or_value(self.store, key, self._owner, self.lease_ttl_s)
+        if raw is not None:  # another process or machine paid for it while we waited
+            self.ledger.record(self.name, tag, coalesced=1)
+            return Envelope.from_json(raw), False
+        try:
+            self.budget.reserve()
+            env = self._call_teacher(inputs, tag)
+            self.store.set(key, env.to_json())
+        finally:
+            self.store.release_lease(key, self._owner)
+        return env, True
+
+    async def _aresolve_one(self, key: str, inputs: dict[str, str], tag: str | None) -> Verdict:
+        fut, owner = self._inflight.claim(key)
+        if not owner:
+            env: Envelope = await asyncio.wrap_future(fut)
+            self.ledger.record(self.name, tag, coalesced=1)
+            return Verdict.from_envelope(env, key=key, cached=True)
+        try:
+            raw = await asyncio.to_thread(
+                lease_or_value, self.store, key, self._owner, self.lease_ttl_s
+            )
+            if raw is not None:
+                env, called = Envelope.from_json(raw), False
+            else:
+                try:
+                    self.budget.reserve()
+                    env = await self._acall_teacher(inputs, tag)
+                    called = True
+                    await asyncio.to_thread(self.store.set, key, env.to_json())
+                finally:
+                    await asyncio.to_thread(self.store.release_lease, key, self._owner)
+        except BaseException as exc:
+            self._inflight.resolve(key, error=exc)
+            raise
+        self._inflight.resolve(key, env)
+        return Verdict.from_envelope(env, key=key, cached=not called)
+
+    def _resolve_batched(
+        self,
+        missing: Mapping[str, dict[str, str]],
+        tag: str | None,
+        step: Callable[[str], None] | None,
+    ) -> dict[str, Verdict | JudgecacheError]:
+        # Local models: one forward pass per chunk; no leases (a recomputation costs no money).
+        out: dict[str, Verdict | JudgecacheError] = {}
+        keys = list(missing)
+        for start in range(0, len(keys), self.batch_size):
+            chunk: list[str] = []
+            for key in keys[start : start + self.batch_size]:
+                try:
+                    self.budget.reserve()
+                    chunk.append(key)
+                except BudgetExceededError as exc:
+                    out[key] = exc
+            if not chunk:
+                continue
+            t0 = time.perf_counter()
+            answers = self.teacher.judge_batch(self.rubric, [missing[k] for k in chunk])
+            latency = (time.perf_counter() - t0) / len(chunk)
+            writes: dict[str, str] = {}
+            for key, answer in zip(chunk, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    self.budget.commit(0.0)
+                    self.ledger.record(self.name, tag, errors=1)
+                    out[key] = _as_judge_error(answer)
+                else:
+                    try:
+                        env = self._envelope(missing[key], answer, latency, tag)
+                    except VerdictParseError as exc:
+                        out[key] = exc
+                        continue
+                    writes[key] = env.to_json()
+                    out[key] = Verdict.from_envelope(env, key=key, cached=False)
+                if step is not None:
+                    step(key)
+            self.store.set_many(writes)
+        return out
+
+    def _call_teacher(self, inputs: dict[str, str], tag: str | None) -> Envelope:
+        t0 = time.perf_counter()
+        try:
+            answer = self.retry.call(lambda: self.teacher.judge(self.rubric, inputs))
+        except BaseException as exc:
+            self.budget.commit(0.0)
+            self.ledger.record(self.name, tag, errors=1)
+            raise _as_judge_error(exc) from exc
+        return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
+
+    async def _acall_teacher(self, inputs: dict[str, str], tag: str | None) -> Envelope:
+        t0 = time.perf_counter()
+        try:
+            answer = await self.retry.acall(lambda: self.teacher.ajudge(self.rubric, inputs))
+        except BaseException as exc:
+            self.budget.commit(0.0)
+            self.ledger.record(self.name, tag, errors=1)
+            raise _as_judge_error(exc) from exc
+        return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
+
+    def _envelope(
+        self, inputs: dict[str, str], answer: TeacherAnswer, latency_s: float, tag: str | None
+    ) -> Envelope:
+        self.budget.commit(answer.cost_usd)
+        self.ledger.record(
+            self.name,
+            tag,
+            calls=1,
+            input_tokens=answer.usage.input_tokens,
+            output_tokens=answer.usage.output_tokens,
+            cost_usd=answer.cost_usd,
+        )
+        if answer.label not in self.rubric.labels:
+            # Never store a label outside the rubric: it would poison every later hit.
+            raise VerdictParseError(
+                f"label {answer.label!r} is not one of {list(self.rubric.labels)}",
+                raw_output=answer.raw_output,
+            )
+        return Envelope(
+            label=answer.label,
+            score=answer.score,
+            raw_output=answer.raw_output,
+            task=self.rubric.task,
+            rubric=self.rubric.name,
+            judge=self.teacher.identity.as_dict(),
+            inputs=inputs,
+            reason=answer.reason,
+            usage=answer.usage,
+            cost_usd=answer.cost_usd,
+            latency_s=round(latency_s, 6),
+            model_answered=answer.model_answered,
+        )
+
+    def _saved_by_hit(self, env: Envelope) -> float:
+        if env.cost_usd > 0:
+            return env.cost_usd
+        if self.price_model is None:
+            return 0.0
+        if self._prices is None:
+            from judgecache.prices import PriceTable
+
+            self._prices = PriceTable.load()
+        # Labels imported from files carry no usage: estimate ~4 characters per prompt token.
+        prompt_chars = len(self.rubric.render(env.inputs)) + len(self.rubric.system)
+        return float(self._prices.estimate_cost(self.price_model, prompt_chars // 4 + 1, 10))
+
+    def _report_scored(
+        self,
+        keyed: Sequence[tuple[str, dict[str, str]]],
+        results: Sequence[Verdict | JudgecacheError],
+        tag: str | None,
+    ) -> None:
+        if self.production_log is None:
+            return
+        ok = [
+            (inp, v) for (_, inp), v in zip(keyed, results, strict=True) if isinstance(v, Verdict)
+        ]
+        if ok:
+            self.production_log.record_scored(self, [inp for inp, _ in ok], [v for _, v in ok], tag)
+
+    def close(self) -> None:
+        """Close the teacher's client and the cache backend."""
+        self.teacher.close()
+        self.store.close()
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Judge({self.name!r}, task={self.rubric.name!r}, cache={self.store.url!r})"
+
+
+def _as_judge_error(exc: BaseException) -> JudgecacheError:
+    if isinstance(exc, JudgecacheError):
+        return exc
+    err = JudgeAPIError(f"teacher failed: {type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
+
+
+def _make_teacher(
+    teacher: str | Teacher | Callable[..., Any],
+    *,
+    name: str | None,
+    version: str,
+    options: Mapping[str, Any],
+) -> Teacher:
+    if isinstance(teacher, Teacher):
+        return teacher
+    if isinstance(teacher, str):
+        from judgecache.judges.spec import teacher_from_spec
+
+        return teacher_from_spec(teacher, **options)
+    if callable(teacher):
+        if not name:
+            raise ConfigError(
+                "a callable judge needs name= (and version=): they are part of the key"
+            )
+        from judgecache.judges.teachers.callable import CallableTeacher
+
+        return CallableTeacher(teacher, name=name, version=version, **options)
+    raise ConfigError(f"teacher must be a spec string, a Teacher or a callable, got {teacher!r}")

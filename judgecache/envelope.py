@@ -110,7 +110,7 @@ class Envelope:
     def from_json(cls, text: str | bytes) -> Envelope:
         try:
             d = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StorageError(f"cache entry is not JSON: {exc}") from exc
         if not isinstance(d, dict):
             raise StorageError("cache entry is not a JSON object")

@@ -352,7 +352,9 @@ class Judge:
             try:
                 env = Envelope.from_json(raw)
             except StorageError as exc:
-                log.warning("ignoring unreadable cache entry %s (%s); judging it again", key, exc)
+                # Drop it so the single-flight path cannot mistake it for a finished answer.
+                log.warning("replacing unreadable cache entry %s (%s)", key, exc)
+                self.store.delete(key)
                 continue
             found[key] = Verdict.from_envelope(env, key=key, cached=True)
             saved += self._saved_by_hit(env)

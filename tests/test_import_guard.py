@@ -11,14 +11,15 @@ PROBE = """
 import sys
 {body}
 heavy = [m for m in {heavy!r} if m in sys.modules]
-print(",".join(heavy))
+print("HEAVY=" + ",".join(heavy))
 """
 
 
 def run_probe(body: str) -> str:
     code = PROBE.format(body=body, heavy=HEAVY)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    marker = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")]
+    return marker[-1].removeprefix("HEAVY=")
 
 
 def test_import_judgecache_imports_no_heavy_dependency() -> None:

@@ -1,0 +1,55 @@
+"""Shared bits of the benchmarks: where the data is, real (query, passage) pairs, timing, memory."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    """``$JUDGECACHE_DATA`` or ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("JUDGECACHE_DATA", REPO.parent / "shared" / "data"))
+
+
+def trec_files(year: str) -> tuple[Path, Path, Path]:
+    """(qrels of GPT-4o UMBRELA, topics, collection) of TREC DL ``year`` ("19" or "20")."""
+    d = data_dir() / "trec-dl"
+    return (
+        d / f"qrels.gpt-4o-umbrela.dl{year}.txt",
+        d / f"topics.dl{year}.tsv",
+        d / f"collection.dl{year}.tsv",
+    )
+
+
+def require_data() -> None:
+    qrels, _, _ = trec_files("19")
+    if not qrels.exists():
+        raise SystemExit(f"benchmark needs the TREC DL data at {qrels.parent} (set JUDGECACHE_DATA)")
+
+
+def real_pairs(limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` distinct real (query, passage) pairs from TREC DL19 + DL20."""
+    from judgecache.io.trec import iter_trec_pairs
+
+    seen: dict[tuple[str, str], None] = {}
+    for year in ("19", "20"):
+        for _qid, _docid, query, doc, _grade in iter_trec_pairs(*trec_files(year)):
+            seen.setdefault((query, doc), None)
+            if len(seen) >= limit:
+                return list(seen)
+    return list(seen)
+
+
+def median_time(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Median wall time of ``fn`` over ``repeats`` runs (the machine is shared and noisy)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

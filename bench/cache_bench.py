@@ -1,0 +1,234 @@
+"""Cache benchmark (issue 2): hit-path speed, cross-process single-flight, streaming memory, and
+the TREC DL19 import round trip. Every comparison is measured side by side in this one run.
+
+    python bench/cache_bench.py            # full run (about 5-10 minutes on 2 cores)
+    python bench/cache_bench.py --quick    # smaller sizes, for a smoke test
+
+Prints a Markdown report (paste it into docs/benchmarks.md) and writes JSON with --json-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import diskcache  # noqa: E402
+import redis  # noqa: E402
+from bench_common import REPO, median_time, real_pairs, require_data, trec_files  # noqa: E402
+from bench_teachers import overlap_grade, slow_logged_grade  # noqa: E402
+
+from judgecache import Judge  # noqa: E402
+from judgecache.redis_server import LocalRedisServer  # noqa: E402
+from judgecache.store import open_store  # noqa: E402
+
+
+def hit_path(pairs: list[tuple[str, str]], disk_url: str, redis_url: str, tmp: Path) -> dict[str, float]:
+    """score_many over cached pairs vs raw diskcache get and raw Redis MGET of the same keys."""
+    out: dict[str, float] = {}
+    for name, url in (("diskcache", disk_url), ("redis", redis_url)):
+        judge = Judge(overlap_grade, name="bench-overlap", version="1", cache=url)
+        judge.put_many((q, d, overlap_grade(q, d), None) for q, d in pairs)
+        keys = [judge.key(q, d) for q, d in pairs]
+        if name == "diskcache":
+            raw_cache = diskcache.Cache(str(Path(url.removeprefix("diskcache://")) / "v" / "values"))
+
+            def raw(keys: list[str] = keys, c: diskcache.Cache = raw_cache) -> None:
+                values = [c.get(k) for k in keys]
+                assert all(v is not None for v in values)
+        else:
+            client = redis.Redis.from_url(url, decode_responses=True)
+            raw_keys = [f"judgecache:v:v:{k}" for k in keys]
+
+            def raw(raw_keys: list[str] = raw_keys, c: redis.Redis = client) -> None:
+                values: list[str | None] = []
+                for i in range(0, len(raw_keys), 1000):
+                    values.extend(c.mget(raw_keys[i : i + 1000]))
+                assert all(v is not None for v in values)
+
+        def cached(judge: Judge = judge) -> None:
+            assert all(v.cached for v in judge.score_many(pairs))
+
+        cached()  # warm both paths once (SQLite page cache, connection pool)
+        raw()
+        t_judge = median_time(cached)
+        t_raw = median_time(raw)
+        out[f"{name}_judge_s"] = t_judge
+        out[f"{name}_raw_s"] = t_raw
+        out[f"{name}_ratio"] = t_judge / t_raw
+        out[f"{name}_pairs_per_s"] = len(pairs) / t_judge
+        judge.close()
+    return out
+
+
+def _singleflight_worker(url: str, calls_file: str, pairs: list[tuple[str, str]], threads: int) -> int:
+    os.environ["BENCH_CALLS_FILE"] = calls_file
+    judge = Judge(slow_logged_grade, name="bench-slow", version="1", cache=url, concurrency=1)
+
+    def run(seed: int) -> int:
+        order = pairs[:]
+        random.Random(seed).shuffle(order)  # every thread walks the pairs in its own order
+        return len(judge.score_many(order))
+
+    with ThreadPoolExecutor(threads) as pool:
+        done = sum(pool.map(run, range(os.getpid(), os.getpid() + threads)))
+    judge.close()
+    return done
+
+
+def singleflight(pairs: list[tuple[str, str]], url: str, tmp: Path, processes: int = 2, threads: int = 8) -> dict[str, float]:
+    calls_file = tmp / f"calls-{abs(hash(url))}.txt"
+    ctx = multiprocessing.get_context("spawn")
+    t0 = time.perf_counter()
+    with ctx.Pool(processes) as pool:
+        done = pool.starmap(_singleflight_worker, [(url, str(calls_file), pairs, threads)] * processes)
+    wall = time.perf_counter() - t0
+    lines = calls_file.read_text().splitlines()
+    return {
+        "requests": sum(done),
+        "teacher_calls": len(lines),
+        "processes_that_called": len(set(lines)),
+        "wall_s": wall,
+    }
+
+
+def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
+    """Run ``cmd``; return (exit code, wall seconds, peak resident MB of that process, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024, stdout
+
+
+def streaming(pairs: list[tuple[str, str]], tmp: Path, lines: list[int]) -> list[dict[str, float]]:
+    """Peak memory of `judgecache score` on JSONL files of growing length (all hits after a seed)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    cache = f"diskcache://{tmp / 'stream-cache'}"
+    spec = "python:bench_teachers:overlap_grade"
+    base = [sys.executable, "-m", "judgecache.cli.main", "score", "--judge", spec, "--cache", cache, "--no-progress", "--json"]
+    seed_file = tmp / "seed.jsonl"
+    with seed_file.open("w") as f:
+        for i, (q, d) in enumerate(pairs):
+            f.write(json.dumps({"id": i, "query": q, "doc": d}) + "\n")
+    code, _, _, _ = _run_measured([*base, str(seed_file), "-o", str(tmp / "seed.out.jsonl")], env)
+    assert code == 0, "seeding run failed"
+    results = []
+    for n in lines:
+        path = tmp / f"stream-{n}.jsonl"
+        with path.open("w") as f:
+            for i in range(n):
+                q, d = pairs[i % len(pairs)]
+                f.write(json.dumps({"id": i, "query": q, "doc": d}) + "\n")
+        code, wall, peak_mb, stdout = _run_measured([*base, str(path), "-o", str(tmp / "stream.out.jsonl")], env)
+        summary = json.loads(stdout.strip().splitlines()[-1])
+        assert code == 0 and summary["teacher_calls"] == 0, summary
+        results.append({"lines": n, "peak_rss_mb": peak_mb, "wall_s": wall, "pairs_per_s": n / wall, "input_mb": path.stat().st_size / 2**20})
+        path.unlink()
+    return results
+
+
+def dl19_round_trip(tmp: Path) -> dict[str, object]:
+    """Import GPT-4o UMBRELA DL19 labels, then score the same pairs: zero teacher calls allowed."""
+    from judgecache.io.trec import iter_trec_pairs
+
+    qrels, topics, collection = trec_files("19")
+    cache = f"diskcache://{tmp / 'dl19'}"
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
+    cli = [sys.executable, "-m", "judgecache.cli.main"]
+    code, wall_import, _, out = _run_measured(
+        [*cli, "import", "--judge", "openai:gpt-4o", "--cache", cache, "--qrels", str(qrels), "--topics", str(topics), "--collection", str(collection), "--json"], env
+    )
+    assert code == 0, "import failed"
+    imported = json.loads(out)
+    pairs_file = tmp / "dl19.jsonl"
+    with pairs_file.open("w") as f:
+        for qid, docid, query, doc, _ in iter_trec_pairs(qrels, topics, collection):
+            f.write(json.dumps({"qid": qid, "docid": docid, "query": query, "doc": doc}) + "\n")
+    # No API key in the environment: a single miss would be an AuthError, not a silent call.
+    code, wall_score, _, out = _run_measured(
+        [*cli, "score", str(pairs_file), "--judge", "openai:gpt-4o", "--cache", cache, "-o", str(tmp / "dl19.out.jsonl"), "--no-progress", "--json", "--price-model", "gpt-4o"], env
+    )
+    scored = json.loads(out.strip().splitlines()[-1])
+    entries = open_store(cache).count()
+    return {"imported": imported["imported"], "entries": entries, "scored_pairs": scored["pairs"], "hits": scored["hits"], "teacher_calls": scored["teacher_calls"], "errors": scored["errors"], "saved_usd": scored["saved_usd"], "exit_code": code, "import_s": wall_import, "score_s": wall_score}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
+    parser.add_argument("--json-out", type=Path, default=None)
+    args = parser.parse_args()
+    require_data()
+    n_hit, n_sf = (2_000, 200) if args.quick else (10_000, 1_000)
+    stream_lines = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    pairs = real_pairs(max(n_hit, n_sf))
+    report: dict[str, object] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="jc-bench-") as tmpdir, LocalRedisServer() as redis_url:
+        tmp = Path(tmpdir)
+        print(f"hit path over {n_hit:,} cached pairs ...", file=sys.stderr)
+        report["hit_path"] = hit_path(pairs[:n_hit], f"diskcache://{tmp / 'hits'}", redis_url, tmp)
+        redis.Redis.from_url(redis_url).flushdb()
+        for name, url in (("diskcache", f"diskcache://{tmp / 'sf'}"), ("redis", redis_url)):
+            print(f"single-flight 2 processes x 8 threads over {n_sf:,} pairs on {name} ...", file=sys.stderr)
+            report[f"singleflight_{name}"] = singleflight(pairs[:n_sf], url, tmp)
+        print(f"streaming {stream_lines} lines ...", file=sys.stderr)
+        report["streaming"] = streaming(pairs[:10_000], tmp, stream_lines)
+        print("DL19 import round trip ...", file=sys.stderr)
+        report["dl19"] = dl19_round_trip(tmp)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2))
+    print(render(report, n_hit, n_sf))
+
+
+def render(r: dict[str, object], n_hit: int, n_sf: int) -> str:
+    h = r["hit_path"]
+    assert isinstance(h, dict)
+    lines = [
+        f"### Hit path: `score_many` over {n_hit:,} cached pairs (median of 5)",
+        "",
+        "| backend | judgecache `score_many` | raw read of the same keys | ratio | pairs/s through judgecache |",
+        "| --- | --- | --- | --- | --- |",
+        f"| diskcache | {h['diskcache_judge_s']:.3f} s | {h['diskcache_raw_s']:.3f} s (`Cache.get` loop) | {h['diskcache_ratio']:.2f}x | {h['diskcache_pairs_per_s']:,.0f} |",
+        f"| Redis | {h['redis_judge_s']:.3f} s | {h['redis_raw_s']:.3f} s (`MGET`, 1,000 keys a call) | {h['redis_ratio']:.2f}x | {h['redis_pairs_per_s']:,.0f} |",
+        "",
+        f"### Single-flight: 2 processes x 8 threads over the same {n_sf:,} pairs",
+        "",
+        "| backend | requests | teacher calls | processes that called | wall |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in ("diskcache", "redis"):
+        s = r[f"singleflight_{name}"]
+        assert isinstance(s, dict)
+        lines.append(f"| {name} | {s['requests']:,} | **{s['teacher_calls']:,}** | {s['processes_that_called']} | {s['wall_s']:.1f} s |")
+    lines += ["", "### Streaming: `judgecache score` peak resident memory (all hits)", "", "| input lines | input size | peak RSS | wall | pairs/s |", "| --- | --- | --- | --- | --- |"]
+    for s in r["streaming"]:  # type: ignore[attr-defined]
+        lines.append(f"| {s['lines']:,} | {s['input_mb']:.0f} MB | **{s['peak_rss_mb']:.0f} MB** | {s['wall_s']:.0f} s | {s['pairs_per_s']:,.0f} |")
+    d = r["dl19"]
+    assert isinstance(d, dict)
+    lines += [
+        "",
+        "### TREC DL19 GPT-4o UMBRELA labels: import, then score through the cache",
+        "",
+        f"- imported {d['imported']:,} labels → {d['entries']:,} cache entries ({d['import_s']:.1f} s)",
+        f"- scored {d['scored_pairs']:,} pairs with `--judge openai:gpt-4o` and no API key: {d['hits']:,} hits, "
+        f"**{d['teacher_calls']} teacher calls**, {d['errors']} errors, exit code {d['exit_code']} ({d['score_s']:.1f} s); "
+        f"saved ≈ ${d['saved_usd']:.2f} at GPT-4o list prices",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""``redis://`` and ``rediss://`` (TLS): a cache shared by machines, teammates and CI.
+
+URL: ``redis[s]://[[user]:password@]host[:port][/db][?setting=value...]``. Query settings are
+connection settings (``socket_timeout``, ``socket_connect_timeout``, ``health_check_interval``,
+``ssl_cert_reqs``...); an unknown one is a :class:`ConfigError` listing the valid ones. Without
+them judgecache uses a 5 s connect and a 10 s read timeout, so a dead host fails the run (or
+triggers the fallback policy) instead of hanging it.
+
+Key layout (``N`` is the namespace)::
+
+    judgecache:N:v:KEY        value (JSON text)
+    judgecache:N:lease:KEY    single-flight lease: owner id, with a PX expiry
+    judgecache:N:ctr:GROUP    counters: a hash updated with HINCRBYFLOAT
+
+Every redis-py error becomes a :class:`StorageError` naming the URL with its password masked;
+``self.url`` is that masked URL too, so ``info()`` never prints a secret.
+
+Example:
+    >>> parse_settings("rediss://:secret@cache.internal:6380/2?socket_timeout=2")
+    {'socket_timeout': '2'}
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from judgecache.errors import ConfigError, MissingDependencyError, StorageError
+from judgecache.store.base import Store
+from judgecache.store.url import check_namespace, redact_url
+
+try:
+    import redis
+except ImportError as exc:  # pragma: no cover - exercised only without the redis extra
+    raise MissingDependencyError("redis", "redis") from exc
+
+MGET_CHUNK = 1000
+"""Keys per MGET / per pipelined batch: large enough to amortize round trips, small enough not to
+block the server or build huge replies."""
+
+_SETTINGS = frozenset(
+    {
+        "db",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "socket_keepalive",
+        "health_check_interval",
+        "retry_on_timeout",
+        "max_connections",
+        "client_name",
+        "username",
+        "password",
+        "protocol",
+    }
+)
+_TLS_SETTINGS = frozenset(
+    {
+        "ssl_cert_reqs",
+        "ssl_ca_certs",
+        "ssl_ca_path",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_password",
+        "ssl_check_hostname",
+        "ssl_min_version",
+    }
+)
+_DEFAULTS: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}
+
+# Compare-then-act must be one server-side step, or a lease that expired and was re-taken by
+# someone else between our GET and DEL/PEXPIRE would be stolen.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def parse_settings(url: str) -> dict[str, str]:
+    """Check a Redis URL and return its query settings; raise :class:`ConfigError` if invalid.
+
+    >>> parse_settings("rediss://h:6380/1?socket_timeout=2")
+    {'socket_timeout': '2'}
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsed lazily: raises ValueError for a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise ConfigError(f"invalid Redis URL {redact_url(url)!r}: {exc}") from exc
+    if parts.scheme not in ("redis", "rediss"):
+        raise ConfigError(f"invalid Redis URL {redact_url(url)!r}: scheme must be redis or rediss")
+    if not parts.hostname:
+        raise ConfigError(f"invalid Redis URL {redact_url(url)!r}: no host")
+    db = unquote(parts.path).strip("/")
+    if db and not db.isdigit():
+        raise ConfigError(
+            f"invalid Redis URL {redact_url(url)!r}: the path must be a db number, got {db!r}"
+        )
+    allowed = _SETTINGS | (_TLS_SETTINGS if parts.scheme == "rediss" else frozenset())
+    settings = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown Redis URL setting(s) {unknown} in {redact_url(url)!r}; "
+            f"valid for {parts.scheme}://: {sorted(allowed)}"
+        )
+    return settings
+
+
+class RedisStore(Store):
+    """One namespace on a Redis server. Connects (and PINGs) when built.
+
+    Raises :class:`StorageError` when the server cannot be reached, naming the masked URL.
+
+    >>> s = RedisStore("redis://:secret@cache.internal:6379/2")  # doctest: +SKIP
+    >>> s.url, s.get("missing")  # doctest: +SKIP
+    ('redis://:***@cache.internal:6379/2', None)
+    """
+
+    def __init__(self, url: str, namespace: str = "v", *, chunk: int = MGET_CHUNK) -> None:
+        self.url = redact_url(url)
+        self.namespace = check_namespace(namespace)
+        settings = parse_settings(url)
+        password = urlsplit(url).password
+        self._secrets = [s for s in (password and unquote(password), settings.get("password")) if s]
+        self._chunk = chunk
+        self._prefix = f"judgecache:{namespace}:"
+        self._v = self._prefix + "v:"
+        self._lease = self._prefix + "lease:"
+        self._ctr = self._prefix + "ctr:"
+        defaults = {k: v for k, v in _DEFAULTS.items() if k not in settings}
+        try:
+            self._client = redis.Redis.from_url(url, decode_responses=True, **defaults)
+        except ValueError as exc:  # a setting whose value does not parse
+            raise ConfigError(f"invalid Redis URL {self.url!r}: {exc}") from exc
+        self._release = self._client.register_script(_RELEASE)
+        self._renew = self._client.register_script(_RENEW)
+        with self._guard("connect"):
+            self._client.ping()
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn every Redis failure into a :class:`StorageError` that names the masked URL."""
+        try:
+            yield
+        except (redis.RedisError, UnicodeDecodeError, OSError) as exc:  # OSError: TLS files
+            reason = f"{type(exc).__name__}: {exc}"
+            for secret in self._secrets:  # never trust an error text not to echo a password
+                reason = reason.replace(secret, "***")
+            raise StorageError(f"redis cache {self.url}: {action} failed ({reason})") from exc
+
+    def get(self, key: str) -> str | None:
+        with self._guard("GET"):
+            return cast("str | None", self._client.get(self._v + key))
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        out: list[str | None] = []
+        with self._guard("MGET"):
+            for i in range(0, len(keys), self._chunk):
+                chunk = [self._v + k for k in keys[i : i + self._chunk]]
+                out.extend(cast("list[str | None]", self._client.mget(chunk)))
+        return out
+
+    def set(self, key: str, value: str) -> None:
+        with self._guard("SET"):
+            self._client.set(self._v + key, value)
+
+    def set_many(self, items: Mapping[str, str]) -> None:
+        # Not MULTI/EXEC: each SET is atomic on its own and a transaction would block the server
+        # for the whole batch; the pipeline only saves round trips.
+        with self._guard("pipelined SET"):
+            pipe = self._client.pipeline(transaction=False)
+            for n, (k, v) in enumerate(items.items(), start=1):
+                pipe.set(self._v + k, v)
+                if n % self._chunk == 0:
+                    pipe.execute()
+            pipe.execute()
+
+    def add(self, key: str, value: str) -> bool:
+        with self._guard("SET NX"):
+            return bool(self._client.set(self._v + key, value, nx=True))
+
+    def delete(self, key: str) -> bool:
+        with self._guard("DEL"):
+            return bool(self._client.delete(self._v + key))
+
+    def keys(self) -> Iterator[str]:
+        # SCAN may return a key twice while the server rehashes; report each key once.
+        seen: set[str] = set()
+        with self._guard("SCAN"):
+            for k in self._client.scan_iter(match=self._v + "*", count=self._chunk):
+                if k not in seen:
+                    seen.add(k)
+                    yield k[len(self._v) :]
+
+    def count(self) -> int:
+        return sum(1 for _ in self.keys())
+
+    def clear(self) -> int:
+        removed = 0
+        with self._guard("SCAN/UNLINK"):
+            batch: list[str] = []
+            for k in self._client.scan_iter(match=self._prefix + "*", count=self._chunk):
+                batch.append(k)
+                if len(batch) >= self._chunk:
+                    removed += self._unlink(batch)
+                    batch = []
+            removed += self._unlink(batch)
+        return removed
+
+    def _unlink(self, batch: list[str]) -> int:
+        """UNLINK ``batch``; return how many of the removed keys were values."""
+        values = [k for k in batch if k.startswith(self._v)]
+        others = [k for k in batch if not k.startswith(self._v)]
+        if others:
+            self._client.unlink(*others)
+        return int(self._client.unlink(*values)) if values else 0
+
+    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        ms = max(1, round(ttl_s * 1000))
+        with self._guard("SET NX PX"):
+            if self._client.set(self._lease + key, owner, nx=True, px=ms):
+                return True
+            # Held already: succeed only if we are the holder, renewing it (as the other backends).
+            return bool(self._renew(keys=[self._lease + key], args=[owner, ms]))
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._guard("lease release"):
+            self._release(keys=[self._lease + key], args=[owner])
+
+    def incr_counters(self, group: str, amounts: Mapping[str, float]) -> None:
+        if not amounts:
+            return
+        with self._guard("HINCRBYFLOAT"):
+            # MULTI/EXEC so that readers never see one field of a record updated without the other.
+            pipe = self._client.pipeline(transaction=True)
+            for name, amount in amounts.items():
+                pipe.hincrbyfloat(self._ctr + group, name, float(amount))
+            pipe.execute()
+
+    def get_counters(self, group: str) -> dict[str, float]:
+        with self._guard("HGETALL"):
+            raw = cast("dict[str, str]", self._client.hgetall(self._ctr + group))
+        return {k: float(v) for k, v in raw.items()}
+
+    def counter_groups(self) -> list[str]:
+        with self._guard("SCAN"):
+            found = {
+                k[len(self._ctr) :]
+                for k in self._client.scan_iter(match=self._ctr + "*", count=self._chunk)
+            }
+        return sorted(found)
+
+    def info(self) -> dict[str, Any]:
+        """Namespace entries plus server-wide memory and eviction facts.
+
+        ``size_bytes``, ``size_limit`` (``maxmemory``) and ``evictions`` (``evicted_keys``) are the
+        whole server's: Redis evicts silently under a ``maxmemory`` policy, so report it.
+        """
+        with self._guard("INFO"):
+            server = self._client.info()
+        limit = int(server.get("maxmemory", 0))
+        return {
+            "url": self.url,
+            "namespace": self.namespace,
+            "entries": self.count(),
+            "server_version": server.get("redis_version"),
+            "size_bytes": int(server.get("used_memory", 0)),
+            "size_limit": limit or None,
+            "eviction_policy": server.get("maxmemory_policy"),
+            "evictions": int(server.get("evicted_keys", 0)),
+        }
+
+    def close(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self._client.close()

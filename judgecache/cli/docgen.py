@@ -38,7 +38,9 @@ def _help_text(command: click.Command, path: list[str]) -> str:
     parent: click.Context | None = None
     for i, name in enumerate(path[:-1]):
         parent = click.Context(cli if i == 0 else click.Group(name), info_name=name, parent=parent)
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+    ctx = click.Context(
+        command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
+    )
     return command.get_help(ctx)
 
 
@@ -46,7 +48,12 @@ def render_cli_reference() -> str:
     """The whole reference as Markdown: every command's ``--help``, in command order."""
     parts = [HEADER]
     for path, command in _walk(cli, ["judgecache"]):
-        if len(path) == 2 and path[1] in SUBCOMMANDS and command.short_help and "(not available)" in command.short_help:
+        if (
+            len(path) == 2
+            and path[1] in SUBCOMMANDS
+            and command.short_help
+            and "(not available)" in command.short_help
+        ):
             continue
         parts.append(f"## {' '.join(path)}\n\n```text\n{_help_text(command, path).rstrip()}\n```\n")
     return "\n".join(parts)

@@ -109,3 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     except JudgecacheError as exc:
         click.echo(f"judgecache: error: {exc}", err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

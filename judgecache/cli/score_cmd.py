@@ -73,6 +73,14 @@ def _count_lines(path: Path) -> int:
     help="Value hits of imported labels at this model's list price (e.g. gpt-4o).",
 )
 @click.option(
+    "--lease-ttl",
+    "lease_ttl_s",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.5),
+    help="Seconds after which a crashed holder's lease on a pair lapses.",
+)
+@click.option(
     "--chunk-size",
     default=1024,
     show_default=True,
@@ -98,6 +106,7 @@ def score(
     max_calls: int | None,
     max_cost_usd: float | None,
     price_model: str | None,
+    lease_ttl_s: float,
     chunk_size: int,
     progress: bool,
     on_storage_error: str,
@@ -125,6 +134,7 @@ def score(
         tag=tag,
         on_storage_error=on_storage_error,  # type: ignore[arg-type]
         price_model=price_model,
+        lease_ttl_s=lease_ttl_s,
     )
     total = _count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="pair", disable=not progress, file=sys.stderr, dynamic_ncols=True)

@@ -37,7 +37,7 @@ from judgecache.errors import (
 from judgecache.judges.budget import Budget
 from judgecache.judges.retry import RetryPolicy
 from judgecache.judges.rubric import Rubric, get_rubric
-from judgecache.judges.singleflight import InflightRegistry, lease_or_value
+from judgecache.judges.singleflight import InflightRegistry, LeaseKeeper, lease_or_value
 from judgecache.judges.teacher import Teacher, TeacherAnswer
 from judgecache.judges.verdict import Verdict
 from judgecache.keys import KeyMaterial, filter_params
@@ -84,7 +84,8 @@ class Judge:
         tag: who asked (an eval or dashboard name) for the cost ledger.
         on_storage_error: ``"raise"``, or ``"fallback"`` to warn and use the local cache when a
             remote cache is unreachable.
-        lease_ttl_s: how long a cross-process lease lives before others may take over.
+        lease_ttl_s: how long a cross-process lease outlives its holder: the holder renews it
+            while its call runs, so after a crash the others take over within this time.
         price_model: a priced model (e.g. ``"gpt-4o"``) used to estimate the dollars a hit saved
             when the cached entry carries no cost of its own (labels imported from files).
         production_log: where scored pairs are recorded for the drift checker.
@@ -105,7 +106,7 @@ class Judge:
         max_cost_usd: float | None = None,
         tag: str | None = None,
         on_storage_error: OnError = "raise",
-        lease_ttl_s: float = 120.0,
+        lease_ttl_s: float = 30.0,
         price_model: str | None = None,
         production_log: ScoredSink | None = None,
         batch_size: int = 64,
@@ -134,6 +135,7 @@ class Judge:
         self._params = filter_params(self.teacher.key_params())
         self._inflight = InflightRegistry()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._leases = LeaseKeeper(self.store, self._owner, lease_ttl_s)
         self._prices: Any = None
 
     # ----------------------------------------------------------------- keys and direct access
@@ -412,12 +414,13 @@ class Judge:
         if raw is not None:  # another process or machine paid for it while we waited
             self.ledger.record(self.name, tag, coalesced=1)
             return Envelope.from_json(raw), False
+        self._leases.held(key)
         try:
             self.budget.reserve()
             env = self._call_teacher(inputs, tag)
             self.store.set(key, env.to_json())
         finally:
-            self.store.release_lease(key, self._owner)
+            self._leases.release(key)
         return env, True
 
     async def _aresolve_one(self, key: str, inputs: dict[str, str], tag: str | None) -> Verdict:
@@ -433,13 +436,14 @@ class Judge:
             if raw is not None:
                 env, called = Envelope.from_json(raw), False
             else:
+                self._leases.held(key)
                 try:
                     self.budget.reserve()
                     env = await self._acall_teacher(inputs, tag)
                     called = True
                     await asyncio.to_thread(self.store.set, key, env.to_json())
                 finally:
-                    await asyncio.to_thread(self.store.release_lease, key, self._owner)
+                    await asyncio.to_thread(self._leases.release, key)
         except BaseException as exc:
             self._inflight.resolve(key, error=exc)
             raise
@@ -538,6 +542,7 @@ class Judge:
             cost_usd=answer.cost_usd,
             latency_s=round(latency_s, 6),
             model_answered=answer.model_answered,
+            meta=dict(answer.meta),
         )
 
     def _saved_by_hit(self, env: Envelope) -> float:
@@ -569,6 +574,7 @@ class Judge:
 
     def close(self) -> None:
         """Close the teacher's client and the cache backend."""
+        self._leases.close()
         self.teacher.close()
         self.store.close()
 

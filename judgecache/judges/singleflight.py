@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -77,3 +78,58 @@ def lease_or_value(
             return value
         sleep(delay)
         delay = min(delay * 2, max_poll_s)
+
+
+class LeaseKeeper:
+    """Renews the leases this process holds, so a short TTL only expires when the holder is gone.
+
+    A teacher call may outlive the lease TTL (slow model, retries after 429s). Rather than a long
+    TTL, which would make others wait long after a crash, a daemon thread renews every held lease
+    each ``ttl_s / 3`` seconds. A crashed holder stops renewing and its leases expire within
+    ``ttl_s``.
+    """
+
+    def __init__(self, store: Store, owner: str, ttl_s: float) -> None:
+        self.store = store
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def held(self, key: str) -> None:
+        """Start renewing ``key`` (its lease was just acquired by :func:`lease_or_value`)."""
+        with self._lock:
+            self._held[key] = self._held.get(key, 0) + 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._renew_loop, name="judgecache-lease-keeper", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, key: str) -> None:
+        """Stop renewing ``key`` and release its lease."""
+        with self._lock:
+            count = self._held.get(key, 0) - 1
+            if count <= 0:
+                self._held.pop(key, None)
+            else:
+                self._held[key] = count
+        self.store.release_lease(key, self.owner)
+
+    def _renew_loop(self) -> None:
+        while not self._wake.wait(self.ttl_s / 3):
+            with self._lock:
+                keys = list(self._held)
+                if not keys:
+                    self._thread = None
+                    return
+            for key in keys:
+                try:
+                    self.store.acquire_lease(key, self.owner, self.ttl_s)
+                except Exception:  # a failing backend shows up on the next real operation
+                    logging.getLogger(__name__).debug("lease renewal failed for %s", key)
+
+    def close(self) -> None:
+        self._wake.set()

@@ -36,6 +36,8 @@ class TeacherAnswer:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     model_answered: str | None = None
+    # Stored in the envelope's ``meta`` (not part of the key): e.g. a cascade's route and scores.
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 class Teacher(abc.ABC):

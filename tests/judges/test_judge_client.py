@@ -225,3 +225,19 @@ def test_unreadable_entry_is_judged_again_not_returned() -> None:
     store.set(judge.key(*PAIRS[0]), json.dumps({"version": 1, "label": "garbage"}))
     assert not judge.score(*PAIRS[0]).cached
     assert teacher.calls == 1
+
+
+def test_a_call_longer_than_the_lease_ttl_is_not_duplicated(tmp_path: Path) -> None:
+    # Two judges = two lease owners (as two processes would be) on one cache directory. The call
+    # takes 3x the TTL; the holder's renewals must keep the other from calling too.
+    teacher = CountingTeacher(delay_s=0.9)
+    cache = f"diskcache://{tmp_path}"
+    a = make_judge(teacher, cache=cache, lease_ttl_s=0.3)
+    b = make_judge(teacher, cache=cache, lease_ttl_s=0.3)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(a.score, *PAIRS[0])
+        time.sleep(0.05)
+        second = pool.submit(b.score, *PAIRS[0])
+        verdicts = [first.result(), second.result()]
+    assert teacher.calls == 1
+    assert sorted(v.cached for v in verdicts) == [False, True]

@@ -1,0 +1,20 @@
+"""Callables used as `python:` judge specs by the CLI tests (importable in child processes)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def grade(query: str, doc: str) -> int:
+    """Relevance 0-3 from word overlap; logs one line per call to $JC_CALLS when set."""
+    calls = os.environ.get("JC_CALLS")
+    if calls:
+        path = Path(calls)
+        with path.open("a") as f:
+            f.write(query + "\n")
+        # Simulate a process killed mid-run (no cleanup, no flush of anything in flight).
+        die_after = int(os.environ.get("JC_DIE_AFTER", "0"))
+        if die_after and len(path.read_text().splitlines()) >= die_after:
+            os._exit(137)
+    return min(3, len(set(query.lower().split()) & set(doc.lower().split())))

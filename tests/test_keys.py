@@ -122,3 +122,19 @@ def test_diff_material_names_the_parts_that_differ() -> None:
     a = material().as_dict()
     b = material(params={"temperature": 1.0}, inputs={"query": "q2", "doc": "x is y"}).as_dict()
     assert diff_material(a, b) == ["inputs.query", "params.temperature"]
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"query": "what is x?", "doc": "x is y"},
+        {"query": "  cafe\u0301\r\n", "doc": "naïve — “quotes” ✓ 日本語"},
+        {"context": "a\tb", "answer": '"escaped" \\ backslash'},
+    ],
+)
+def test_key_builder_matches_key_material(inputs: dict[str, str]) -> None:
+    from judgecache.keys import KeyBuilder
+
+    builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0, "api_key": "x"})
+    slow = KeyMaterial(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0}, inputs)
+    assert builder.digest(builder.normalize(inputs)) == slow.digest()

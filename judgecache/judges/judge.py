@@ -40,7 +40,7 @@ from judgecache.judges.rubric import Rubric, get_rubric
 from judgecache.judges.singleflight import InflightRegistry, LeaseKeeper, lease_or_value
 from judgecache.judges.teacher import Teacher, TeacherAnswer
 from judgecache.judges.verdict import Verdict
-from judgecache.keys import KeyMaterial, filter_params
+from judgecache.keys import KeyBuilder, KeyMaterial, filter_params
 from judgecache.ledger import Ledger
 from judgecache.store import open_store
 from judgecache.store.base import Store
@@ -133,6 +133,7 @@ class Judge:
         self.name = str(self.teacher.identity)
         self._prompt = self.teacher.prompt_material(self.rubric)
         self._params = filter_params(self.teacher.key_params())
+        self._keys = KeyBuilder(self.teacher.identity, self._prompt, self._params)
         self._inflight = InflightRegistry()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._leases = LeaseKeeper(self.store, self._owner, lease_ttl_s)
@@ -147,7 +148,7 @@ class Judge:
 
     def key(self, first: object, second: object) -> str:
         """The cache key of this pair under this judge."""
-        return self.key_material(first, second).digest()
+        return self._keys.digest(self._keys.normalize(self.rubric.inputs(first, second)))
 
     def lookup(self, first: object, second: object) -> Verdict | None:
         """The cached verdict of this pair, or ``None``; never calls the teacher."""
@@ -202,7 +203,7 @@ class Judge:
         meta: Mapping[str, str] | None,
         source: str,
     ) -> tuple[str, str]:
-        material = self.key_material(first, second)
+        inputs = self._keys.normalize(self.rubric.inputs(first, second))
         try:
             coerced = self.rubric.coerce_label(label)
         except ValueError as exc:
@@ -214,12 +215,12 @@ class Judge:
             task=self.rubric.task,
             rubric=self.rubric.name,
             judge=self.teacher.identity.as_dict(),
-            inputs=material.as_dict()["inputs"],
+            inputs=inputs,
             reason=reason,
             source=source,
             meta=dict(meta or {}),
         )
-        return material.digest(), env.to_json()
+        return self._keys.digest(inputs), env.to_json()
 
     # ----------------------------------------------------------------------- synchronous API
 
@@ -336,11 +337,11 @@ class Judge:
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise ConfigError(f"pair {index}: expected a ({', '.join(self.rubric.fields)}) pair")
         try:
-            material = self.key_material(pair[0], pair[1])
+            inputs = self._keys.normalize(self.rubric.inputs(pair[0], pair[1]))
         except JudgecacheError as exc:
             exc.add_note(f"in pair {index}")
             raise
-        return material.digest(), dict(material.as_dict()["inputs"])
+        return self._keys.digest(inputs), inputs
 
     def _read_hits(
         self, unique: Mapping[str, Mapping[str, str]], tag: str | None

@@ -29,7 +29,9 @@ def trec_files(year: str) -> tuple[Path, Path, Path]:
 def require_data() -> None:
     qrels, _, _ = trec_files("19")
     if not qrels.exists():
-        raise SystemExit(f"benchmark needs the TREC DL data at {qrels.parent} (set JUDGECACHE_DATA)")
+        raise SystemExit(
+            f"benchmark needs the TREC DL data at {qrels.parent} (set JUDGECACHE_DATA)"
+        )
 
 
 def real_pairs(limit: int) -> list[tuple[str, str]]:

@@ -23,17 +23,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import diskcache  # noqa: E402
-import redis  # noqa: E402
-from bench_common import REPO, median_time, real_pairs, require_data, trec_files  # noqa: E402
-from bench_teachers import overlap_grade, slow_logged_grade  # noqa: E402
+import diskcache
+import redis
+from bench_common import median_time, real_pairs, require_data, trec_files
+from bench_teachers import overlap_grade, slow_logged_grade
 
-from judgecache import Judge  # noqa: E402
-from judgecache.redis_server import LocalRedisServer  # noqa: E402
-from judgecache.store import open_store  # noqa: E402
+from judgecache import Judge
+from judgecache.redis_server import LocalRedisServer
+from judgecache.store import open_store
 
 
-def hit_path(pairs: list[tuple[str, str]], disk_url: str, redis_url: str, tmp: Path) -> dict[str, float]:
+def hit_path(
+    pairs: list[tuple[str, str]], disk_url: str, redis_url: str, tmp: Path
+) -> dict[str, float]:
     """score_many over cached pairs vs raw diskcache get and raw Redis MGET of the same keys."""
     out: dict[str, float] = {}
     for name, url in (("diskcache", disk_url), ("redis", redis_url)):
@@ -41,7 +43,9 @@ def hit_path(pairs: list[tuple[str, str]], disk_url: str, redis_url: str, tmp: P
         judge.put_many((q, d, overlap_grade(q, d), None) for q, d in pairs)
         keys = [judge.key(q, d) for q, d in pairs]
         if name == "diskcache":
-            raw_cache = diskcache.Cache(str(Path(url.removeprefix("diskcache://")) / "v" / "values"))
+            raw_cache = diskcache.Cache(
+                str(Path(url.removeprefix("diskcache://")) / "v" / "values")
+            )
 
             def raw(keys: list[str] = keys, c: diskcache.Cache = raw_cache) -> None:
                 values = [c.get(k) for k in keys]
@@ -71,7 +75,9 @@ def hit_path(pairs: list[tuple[str, str]], disk_url: str, redis_url: str, tmp: P
     return out
 
 
-def _singleflight_worker(url: str, calls_file: str, pairs: list[tuple[str, str]], threads: int) -> int:
+def _singleflight_worker(
+    url: str, calls_file: str, pairs: list[tuple[str, str]], threads: int
+) -> int:
     os.environ["BENCH_CALLS_FILE"] = calls_file
     judge = Judge(slow_logged_grade, name="bench-slow", version="1", cache=url, concurrency=1)
 
@@ -86,12 +92,16 @@ def _singleflight_worker(url: str, calls_file: str, pairs: list[tuple[str, str]]
     return done
 
 
-def singleflight(pairs: list[tuple[str, str]], url: str, tmp: Path, processes: int = 2, threads: int = 8) -> dict[str, float]:
+def singleflight(
+    pairs: list[tuple[str, str]], url: str, tmp: Path, processes: int = 2, threads: int = 8
+) -> dict[str, float]:
     calls_file = tmp / f"calls-{abs(hash(url))}.txt"
     ctx = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
     with ctx.Pool(processes) as pool:
-        done = pool.starmap(_singleflight_worker, [(url, str(calls_file), pairs, threads)] * processes)
+        done = pool.starmap(
+            _singleflight_worker, [(url, str(calls_file), pairs, threads)] * processes
+        )
     wall = time.perf_counter() - t0
     lines = calls_file.read_text().splitlines()
     return {
@@ -105,7 +115,9 @@ def singleflight(pairs: list[tuple[str, str]], url: str, tmp: Path, processes: i
 def _run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
     """Run ``cmd``; return (exit code, wall seconds, peak resident MB of that process, stdout)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert proc.stdout is not None
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -118,7 +130,18 @@ def streaming(pairs: list[tuple[str, str]], tmp: Path, lines: list[int]) -> list
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent)}
     cache = f"diskcache://{tmp / 'stream-cache'}"
     spec = "python:bench_teachers:overlap_grade"
-    base = [sys.executable, "-m", "judgecache.cli.main", "score", "--judge", spec, "--cache", cache, "--no-progress", "--json"]
+    base = [
+        sys.executable,
+        "-m",
+        "judgecache.cli.main",
+        "score",
+        "--judge",
+        spec,
+        "--cache",
+        cache,
+        "--no-progress",
+        "--json",
+    ]
     seed_file = tmp / "seed.jsonl"
     with seed_file.open("w") as f:
         for i, (q, d) in enumerate(pairs):
@@ -132,10 +155,20 @@ def streaming(pairs: list[tuple[str, str]], tmp: Path, lines: list[int]) -> list
             for i in range(n):
                 q, d = pairs[i % len(pairs)]
                 f.write(json.dumps({"id": i, "query": q, "doc": d}) + "\n")
-        code, wall, peak_mb, stdout = _run_measured([*base, str(path), "-o", str(tmp / "stream.out.jsonl")], env)
+        code, wall, peak_mb, stdout = _run_measured(
+            [*base, str(path), "-o", str(tmp / "stream.out.jsonl")], env
+        )
         summary = json.loads(stdout.strip().splitlines()[-1])
         assert code == 0 and summary["teacher_calls"] == 0, summary
-        results.append({"lines": n, "peak_rss_mb": peak_mb, "wall_s": wall, "pairs_per_s": n / wall, "input_mb": path.stat().st_size / 2**20})
+        results.append(
+            {
+                "lines": n,
+                "peak_rss_mb": peak_mb,
+                "wall_s": wall,
+                "pairs_per_s": n / wall,
+                "input_mb": path.stat().st_size / 2**20,
+            }
+        )
         path.unlink()
     return results
 
@@ -149,7 +182,22 @@ def dl19_round_trip(tmp: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
     cli = [sys.executable, "-m", "judgecache.cli.main"]
     code, wall_import, _, out = _run_measured(
-        [*cli, "import", "--judge", "openai:gpt-4o", "--cache", cache, "--qrels", str(qrels), "--topics", str(topics), "--collection", str(collection), "--json"], env
+        [
+            *cli,
+            "import",
+            "--judge",
+            "openai:gpt-4o",
+            "--cache",
+            cache,
+            "--qrels",
+            str(qrels),
+            "--topics",
+            str(topics),
+            "--collection",
+            str(collection),
+            "--json",
+        ],
+        env,
     )
     assert code == 0, "import failed"
     imported = json.loads(out)
@@ -159,11 +207,37 @@ def dl19_round_trip(tmp: Path) -> dict[str, object]:
             f.write(json.dumps({"qid": qid, "docid": docid, "query": query, "doc": doc}) + "\n")
     # No API key in the environment: a single miss would be an AuthError, not a silent call.
     code, wall_score, _, out = _run_measured(
-        [*cli, "score", str(pairs_file), "--judge", "openai:gpt-4o", "--cache", cache, "-o", str(tmp / "dl19.out.jsonl"), "--no-progress", "--json", "--price-model", "gpt-4o"], env
+        [
+            *cli,
+            "score",
+            str(pairs_file),
+            "--judge",
+            "openai:gpt-4o",
+            "--cache",
+            cache,
+            "-o",
+            str(tmp / "dl19.out.jsonl"),
+            "--no-progress",
+            "--json",
+            "--price-model",
+            "gpt-4o",
+        ],
+        env,
     )
     scored = json.loads(out.strip().splitlines()[-1])
     entries = open_store(cache).count()
-    return {"imported": imported["imported"], "entries": entries, "scored_pairs": scored["pairs"], "hits": scored["hits"], "teacher_calls": scored["teacher_calls"], "errors": scored["errors"], "saved_usd": scored["saved_usd"], "exit_code": code, "import_s": wall_import, "score_s": wall_score}
+    return {
+        "imported": imported["imported"],
+        "entries": entries,
+        "scored_pairs": scored["pairs"],
+        "hits": scored["hits"],
+        "teacher_calls": scored["teacher_calls"],
+        "errors": scored["errors"],
+        "saved_usd": scored["saved_usd"],
+        "exit_code": code,
+        "import_s": wall_import,
+        "score_s": wall_score,
+    }
 
 
 def main() -> None:
@@ -182,7 +256,10 @@ def main() -> None:
         report["hit_path"] = hit_path(pairs[:n_hit], f"diskcache://{tmp / 'hits'}", redis_url, tmp)
         redis.Redis.from_url(redis_url).flushdb()
         for name, url in (("diskcache", f"diskcache://{tmp / 'sf'}"), ("redis", redis_url)):
-            print(f"single-flight 2 processes x 8 threads over {n_sf:,} pairs on {name} ...", file=sys.stderr)
+            print(
+                f"single-flight 2 processes x 8 threads over {n_sf:,} pairs on {name} ...",
+                file=sys.stderr,
+            )
             report[f"singleflight_{name}"] = singleflight(pairs[:n_sf], url, tmp)
         print(f"streaming {stream_lines} lines ...", file=sys.stderr)
         report["streaming"] = streaming(pairs[:10_000], tmp, stream_lines)
@@ -212,10 +289,20 @@ def render(r: dict[str, object], n_hit: int, n_sf: int) -> str:
     for name in ("diskcache", "redis"):
         s = r[f"singleflight_{name}"]
         assert isinstance(s, dict)
-        lines.append(f"| {name} | {s['requests']:,} | **{s['teacher_calls']:,}** | {s['processes_that_called']} | {s['wall_s']:.1f} s |")
-    lines += ["", "### Streaming: `judgecache score` peak resident memory (all hits)", "", "| input lines | input size | peak RSS | wall | pairs/s |", "| --- | --- | --- | --- | --- |"]
+        lines.append(
+            f"| {name} | {s['requests']:,} | **{s['teacher_calls']:,}** | {s['processes_that_called']} | {s['wall_s']:.1f} s |"
+        )
+    lines += [
+        "",
+        "### Streaming: `judgecache score` peak resident memory (all hits)",
+        "",
+        "| input lines | input size | peak RSS | wall | pairs/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for s in r["streaming"]:  # type: ignore[attr-defined]
-        lines.append(f"| {s['lines']:,} | {s['input_mb']:.0f} MB | **{s['peak_rss_mb']:.0f} MB** | {s['wall_s']:.0f} s | {s['pairs_per_s']:,.0f} |")
+        lines.append(
+            f"| {s['lines']:,} | {s['input_mb']:.0f} MB | **{s['peak_rss_mb']:.0f} MB** | {s['wall_s']:.0f} s | {s['pairs_per_s']:,.0f} |"
+        )
     d = r["dl19"]
     assert isinstance(d, dict)
     lines += [

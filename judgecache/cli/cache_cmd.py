@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -73,7 +74,8 @@ def key(
         material = judge.key_material(first, second)
         digest = material.digest()
         cached = judge.store.get(digest)
-    out = {"key": digest, "cached": cached is not None, "material": material.as_dict()}
+    parts = material.as_dict()
+    out: dict[str, Any] = {"key": digest, "cached": cached is not None, "material": parts}
     if cached is not None:
         out["value"] = json.loads(cached)
     if as_json:
@@ -81,7 +83,7 @@ def key(
         return
     click.echo(f"key      {digest}")
     click.echo(f"cached   {'yes' if cached is not None else 'no'}")
-    m = out["material"]
+    m = parts
     click.echo(f"judge    {m['judge']}")
     click.echo(f"params   {m['params']}")
     click.echo(f"prompt   rubric={m['prompt'].get('rubric')} sha256={_short_hash(m['prompt'])}")

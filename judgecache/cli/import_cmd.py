@@ -25,7 +25,8 @@ def _jsonl_records(path: Path, fields: tuple[str, str]) -> Iterator[Record]:
     for line, row in iter_jsonl(path):
         if "label" not in row:
             raise InputError("is missing", field="label", line=line)
-        inputs = row.get("inputs") if isinstance(row.get("inputs"), dict) else row
+        nested = row.get("inputs")
+        inputs: dict[str, object] = nested if isinstance(nested, dict) else row
         for name in fields:
             value = inputs.get(name)
             if not isinstance(value, str) or not value.strip():

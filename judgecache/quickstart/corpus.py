@@ -52,7 +52,7 @@ def reference_sections() -> dict[str, list[str]]:
     sections: dict[str, list[str]] = defaultdict(list)
     for key in sorted(topics):
         lines = topics[key].split("\n")
-        heading, body = key, []
+        heading, body = key, list[str]()
         for i, line in enumerate(lines):
             nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
             if line.strip() and _UNDERLINE.fullmatch(nxt) and len(nxt) >= len(line.strip()) - 1:

@@ -24,15 +24,18 @@ from judgecache.errors import (
 )
 from judgecache.judges.judge import Judge
 from judgecache.judges.rubric import Rubric, get_rubric
+from judgecache.judges.spec import SPEC_HELP, teacher_from_spec
 from judgecache.judges.teacher import Teacher, TeacherAnswer
 from judgecache.judges.verdict import Verdict
 from judgecache.keys import KEY_SCHEMA_VERSION, JudgeIdentity, KeyMaterial
+from judgecache.prices import PriceTable
 from judgecache.store import Store, open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KEY_SCHEMA_VERSION",
+    "SPEC_HELP",
     "BudgetExceededError",
     "ConfigError",
     "Envelope",
@@ -42,6 +45,7 @@ __all__ = [
     "JudgeIdentity",
     "JudgecacheError",
     "KeyMaterial",
+    "PriceTable",
     "Rubric",
     "StorageError",
     "Store",
@@ -52,4 +56,5 @@ __all__ = [
     "__version__",
     "get_rubric",
     "open_store",
+    "teacher_from_spec",
 ]

@@ -12,7 +12,7 @@ What it measures, in one run:
 3. Cascade Saturation: the DL20 pairs split into two "weeks"; in week 2 the student is made
    overconfident (a share of pairs, chosen by hash, get a confident probability unrelated to the
    pair, drawn from the student's own score distribution). Escalation rate and mean confidence
-   stay flat; 300 teacher labels sampled from the KEPT pairs show the break.
+   stay flat; 200 teacher labels sampled from the KEPT pairs show the break.
 
 Student: a distilled student directory (``--student PATH``, or the first ``runs/*/student.json``
 distilled from GPT-4o labels), else -- said clearly in the output -- the zero-shot MiniLM
@@ -240,7 +240,21 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=2500, help="held-out DL20 pairs")
     ap.add_argument("--alpha", type=float, default=0.05, help="disagreement target over all pairs")
     ap.add_argument("--confidence", type=float, default=0.95)
-    ap.add_argument("--overconfident-share", type=float, default=0.4)
+    ap.add_argument(
+        "--overconfident-shares",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[0.25, 0.5, 0.75, 1.0],
+        help="shares of pairs given confident but unrelated probabilities in week 2",
+    )
+    ap.add_argument(
+        "--kept-alpha",
+        type=float,
+        default=0.1,
+        help="kept-pair disagreement target of the band watched for saturation",
+    )
+    ap.add_argument(
+        "--labels", type=int, default=200, help="teacher labels sampled from kept pairs a week"
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default=str(REPO / "runs" / "cascade-bench"))
     args = ap.parse_args()
@@ -320,7 +334,7 @@ def main() -> None:
         )
     saved_at = save_selection(main_sel, band_home)
     budgets = []
-    for x in (0.1, 0.2, 0.3, 0.4, 0.5):
+    for x in (0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         sel = band_for_budget(p_cal, s_cal, t_cal, max_escalation=x, confidence=args.confidence)
         budgets.append(
             {
@@ -377,33 +391,44 @@ def main() -> None:
         "cascade_seconds": run_s,
     }
 
-    # 3. Saturation: week 1 healthy, week 2 overconfident student; same band and teacher.
+    # 3. Saturation, watched on a band certified for "disagreement on KEPT pairs <= kept_alpha":
+    # week 1 healthy, week 2 an overconfident student; same band, same teacher, 200 kept labels.
+    sat_sel = band_for_disagreement(
+        p_cal,
+        s_cal,
+        t_cal,
+        alpha=args.kept_alpha,
+        confidence=args.confidence,
+        min_kept=200,
+        scope="kept",
+        source=source,
+    )
     half = len(test) // 2
     week1, week2 = test[:half], test[half:]
-    target = kept_target(main_sel)
-    healthy = CascadeTeacher(student, teacher_judge, main_sel)
-    broken = CascadeTeacher(
-        OverconfidentStudent(student, p_cal, args.overconfident_share), teacher_judge, main_sel
-    )
-    r1, f1 = run_week(healthy, week1, dl20, "week-1", 1)
-    r2, f2 = run_week(broken, week2, dl20, "week-2", 2)
-    r2_healthy, f2_healthy = run_week(healthy, week2, dl20, "week-2-healthy", 2)
-    weeks = {}
-    for name, routes, facts in (
+    target = kept_target(sat_sel)
+    healthy = CascadeTeacher(student, teacher_judge, sat_sel)
+    r1, f1 = run_week(healthy, week1, dl20, "week-1", 1, args.labels)
+    r2_healthy, f2_healthy = run_week(healthy, week2, dl20, "week-2-healthy", 2, args.labels)
+    runs = [
         ("week 1 (healthy)", [r1], f1),
-        ("week 2 (overconfident)", [r1, r2], f2),
         ("week 2 (healthy control)", [r1, r2_healthy], f2_healthy),
-    ):
+    ]
+    for share in args.overconfident_shares:
+        broken = CascadeTeacher(OverconfidentStudent(student, p_cal, share), teacher_judge, sat_sel)
+        r2, f2 = run_week(broken, week2, dl20, "week-2", 2, args.labels)
+        runs.append((f"week 2 (overconfident on {share:.0%})", [r1, r2], f2))
+    weeks = {}
+    for name, routes, facts in runs:
         h = cascade_health(
             routes,
             facts["kept_s"],
             facts["kept_t"],
             kept_target=target,
-            expected_escalation=main_sel.escalation_rate,
+            expected_escalation=sat_sel.escalation_rate,
             escalated_student=facts["esc_s"],
             escalated_teacher=facts["esc_t"],
             confidence=args.confidence,
-            band=main_sel.band.to_dict(),
+            band=sat_sel.band.to_dict(),
         )
         weeks[name] = {
             "escalation_rate": routes[-1].escalation_rate,
@@ -427,8 +452,11 @@ def main() -> None:
         "cascade": cascade_result,
         "budgets": budgets,
         "saturation": {
+            "band": str(sat_sel.band),
+            "target": sat_sel.target,
+            "calibration_escalation": sat_sel.escalation_rate,
+            "labels_per_week": args.labels,
             "kept_target": target,
-            "overconfident_share": args.overconfident_share,
             "weeks": weeks,
         },
         "total_seconds": time.perf_counter() - t0,
@@ -474,8 +502,11 @@ def render(r: dict[str, Any]) -> str:
             f"[{k['lower']:.3f}, {k['upper']:.3f}] | {w['kept_disagreement_true']:.3f} | "
             f"{w['escalated_teacher_overturned']:.3f} | {w['status']} | {'FIRED' if w['saturation_fired'] else 'no'} |"
         )
+    sat = r["saturation"]
     lines.append(
-        f"(kept target {r['saturation']['kept_target']:.3f}; total {r['total_seconds']:.0f}s)"
+        f"(band {sat['band']}: kept disagreement <= {sat['kept_target']:.3f} certified, calibration "
+        f"escalation {sat['calibration_escalation']:.3f}; "
+        f"{sat['labels_per_week']} kept labels a week; total {r['total_seconds']:.0f}s)"
     )
     return "\n".join(lines)
 

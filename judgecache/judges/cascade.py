@@ -90,6 +90,7 @@ class CascadeTeacher(Teacher):
         if not isinstance(self.band, Band):
             raise ConfigError(f"band must be a Band or a BandSelection, got {band!r}")
         self._owns_teacher = not isinstance(teacher, Judge)
+        self._owns_student = False  # set by cascade_from_spec, which builds the student itself
         if isinstance(teacher, Judge):
             self.teacher_judge = teacher
         elif isinstance(teacher, Teacher | str):
@@ -97,7 +98,9 @@ class CascadeTeacher(Teacher):
                 teacher, task=get_rubric(task), cache=teacher_cache, options=teacher_options
             )
         else:
-            raise ConfigError(f"the cascade teacher must be a Judge, Teacher or spec, got {teacher!r}")
+            raise ConfigError(
+                f"the cascade teacher must be a Judge, Teacher or spec, got {teacher!r}"
+            )
         self.student = student
         self.tag = tag
         student_id = student.name if isinstance(student, Judge) else str(student.identity)
@@ -169,12 +172,14 @@ class CascadeTeacher(Teacher):
         cost = 0.0
         for i, result in enumerate(students):
             verdict = teacher_by_index.get(i)
-            failed = result if isinstance(result, BaseException) else verdict
-            if isinstance(failed, BaseException):
+            if isinstance(result, BaseException):
                 counts["errors"] += 1
-                out.append(failed)
+                out.append(result)
                 continue
-            assert not isinstance(result, BaseException)  # narrowed above, for the type checker
+            if isinstance(verdict, JudgecacheError):
+                counts["errors"] += 1
+                out.append(verdict)
+                continue
             counts["scored"] += 1
             if verdict is None:
                 counts["kept"] += 1
@@ -216,7 +221,11 @@ class CascadeTeacher(Teacher):
                 raw.append(v if isinstance(v, BaseException) else _from_verdict(v))
         else:
             for ans in self.student.judge_batch(rubric, batch):
-                raw.append(ans if isinstance(ans, BaseException) else (ans.label, ans.score, ans.raw_output))
+                raw.append(
+                    ans
+                    if isinstance(ans, BaseException)
+                    else (ans.label, ans.score, ans.raw_output)
+                )
         out: list[StudentResult] = []
         for item in raw:
             if isinstance(item, BaseException):
@@ -309,9 +318,11 @@ class CascadeTeacher(Teacher):
         }
 
     def close(self) -> None:
+        """Close what this cascade built (a teacher Judge from a spec or Teacher; a spec's student)."""
         if self._owns_teacher:
             self.teacher_judge.close()
-        self.student.close()
+        if self._owns_student:
+            self.student.close()
 
 
 def _from_verdict(v: Verdict) -> tuple[Label, float | None, str]:
@@ -365,7 +376,7 @@ def cascade_from_spec(spec: str, **options: Any) -> CascadeTeacher:
     student_spec, teacher_spec = _split_spec(spec)
     band = _band_option(options.get("band"), student_spec)
     student = teacher_from_spec(student_spec, **dict(options.get("student_options") or {}))
-    return CascadeTeacher(
+    cascade = CascadeTeacher(
         student,
         teacher_spec,
         band,
@@ -374,3 +385,5 @@ def cascade_from_spec(spec: str, **options: Any) -> CascadeTeacher:
         teacher_options=options.get("teacher_options"),
         tag=options.get("tag"),
     )
+    cascade._owns_student = True
+    return cascade

@@ -1,0 +1,291 @@
+"""Cascade health for the drift report: is the band still doing what it was chosen to do?
+
+The trap it guards against (Cascade Saturation): the student's confidence and the escalation
+rate -- the monitors that need no labels -- stay flat while the pairs the student *keeps* go
+wrong. Only teacher labels sampled from the kept pairs show that, so the kept disagreement is
+estimated from those labels alone, inverse-probability weighted by the sampler's design.
+Escalated pairs' teacher labels come free, but they describe the band, not the kept traffic:
+they are reported as their own stratum and never mixed into the kept estimate.
+
+Verdict: ``fail`` when the kept disagreement's lower bound is above its target (the saturation
+signal fires), ``warn`` when the estimate is above target without proof or the escalation rate
+has moved away from the calibrated rate, ``inconclusive`` with fewer than ``min_labels`` kept
+labels, ``pass`` when the upper bound is within target.
+
+Example:
+    >>> import numpy as np
+    >>> from judgecache.cascade.stats import PeriodRoutes
+    >>> routes = [PeriodRoutes("2025-W01", 1000, 700, 300), PeriodRoutes("2025-W02", 1000, 690, 310)]
+    >>> wrong = np.r_[np.ones(60), np.zeros(140)]            # 30% of sampled kept pairs disagree
+    >>> h = cascade_health(routes, wrong, np.zeros(200), kept_target=0.05, expected_escalation=0.3)
+    >>> h["status"], h["saturation"]["fired"], h["escalation"]["flat"]
+    ('fail', True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from judgecache.cascade.binomial import lower_bound, upper_bound
+from judgecache.cascade.scan import binary_array
+from judgecache.cascade.selection import BandSelection
+from judgecache.cascade.stats import PeriodRoutes
+from judgecache.drift.entry import LogEntry
+from judgecache.errors import ConfigError, InputError
+from judgecache.judges.rubric import Rubric
+
+HEALTH_SCHEMA = "judgecache.cascade.health/1"
+
+EXPLAIN = {
+    "escalation": "share of pairs sent to the teacher per period, against the calibrated rate",
+    "kept_disagreement": (
+        "student vs teacher disagreement on KEPT pairs, from teacher labels sampled from kept "
+        "pairs, inverse-probability weighted; bounds are one-sided Clopper-Pearson on Kish's "
+        "effective counts"
+    ),
+    "escalated_stratum": (
+        "free teacher labels of escalated pairs: how often the teacher overturned the student "
+        "inside the band; its own stratum, never mixed into the kept estimate"
+    ),
+    "overall_agreement": "expected agreement with the teacher over all pairs this period",
+    "saturation": (
+        "Cascade Saturation: kept pairs disagree with the teacher more than the target, with "
+        "confidence, whatever the escalation rate does"
+    ),
+}
+
+
+def kept_target(selection: BandSelection) -> float:
+    """The kept-pair disagreement the band promised at calibration.
+
+    ``scope="kept"``: ``alpha``; ``scope="all"``: ``alpha`` spread over the kept share; an
+    escalation budget: the calibrated upper bound on kept disagreement.
+    """
+    target = selection.target
+    if target.get("kind") == "disagreement":
+        alpha = float(target["alpha"])
+        if target.get("scope", "kept") == "all":
+            return min(1.0, alpha * selection.n / selection.kept) if selection.kept else 1.0
+        return alpha
+    return selection.kept_disagreement_upper
+
+
+def _weights(weights: npt.ArrayLike | None, n: int) -> npt.NDArray[np.float64]:
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if len(w) != n:
+        raise InputError(f"has {len(w)} entries, expected {n}", field="kept_weights")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise InputError("must be finite inverse inclusion probabilities > 0", field="kept_weights")
+    return w
+
+
+def _rate(
+    disagree: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], confidence: float
+) -> dict[str, Any]:
+    n = len(disagree)
+    if n == 0:
+        return {"estimate": None, "lower": 0.0, "upper": 1.0, "n_labels": 0, "n_eff": 0.0}
+    est = float(np.sum(w * disagree) / np.sum(w))
+    n_eff = float(np.sum(w) ** 2 / np.sum(w * w))
+    k_eff = est * n_eff
+    return {
+        "estimate": est,
+        "lower": lower_bound(k_eff, n_eff, confidence=confidence),
+        "upper": upper_bound(k_eff, n_eff, confidence=confidence),
+        "n_labels": n,
+        "n_eff": n_eff,
+    }
+
+
+def _escalation(
+    routes: Sequence[PeriodRoutes], expected: float | None, tolerance: float
+) -> dict[str, Any]:
+    rows = [r.to_dict() for r in routes if r.pairs > 0]
+    rates = [float(r["escalation_rate"]) for r in rows]
+    current = rates[-1] if rates else None
+    slope = float(np.polyfit(np.arange(len(rates)), rates, 1)[0]) if len(rates) >= 2 else None
+    baseline = expected if expected is not None else (rates[0] if rates else None)
+    change = None if current is None or baseline is None else current - baseline
+    return {
+        "periods": rows,
+        "expected_rate": expected,
+        "current_rate": current,
+        "change": change,
+        "slope_per_period": slope,
+        "tolerance": tolerance,
+        "flat": None if change is None else abs(change) <= tolerance,
+    }
+
+
+def cascade_health(
+    routes: Sequence[PeriodRoutes],
+    kept_student: npt.ArrayLike,
+    kept_teacher: npt.ArrayLike,
+    kept_weights: npt.ArrayLike | None = None,
+    *,
+    kept_target: float,
+    expected_escalation: float | None = None,
+    escalated_student: npt.ArrayLike | None = None,
+    escalated_teacher: npt.ArrayLike | None = None,
+    confidence: float = 0.95,
+    flat_tolerance: float = 0.05,
+    min_labels: int = 30,
+    band: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """The cascade health section (a self-describing dict; see the module doc).
+
+    Args:
+        routes: kept/escalated counts per period, oldest first; the last is the current period.
+        kept_student, kept_teacher: binary decisions (1 = positive) on the teacher-labelled pairs
+            sampled from the current period's KEPT pairs.
+        kept_weights: their inverse inclusion probabilities (``None``: a simple random sample).
+        kept_target: the kept disagreement the band promised (:func:`kept_target`).
+        expected_escalation: the calibrated escalation rate (default: the first period's rate).
+        escalated_student, escalated_teacher: binary decisions on escalated pairs (free labels).
+    """
+    if not 0.0 < kept_target <= 1.0:
+        raise ConfigError(f"kept_target must be in (0, 1], got {kept_target}")
+    if not 0.0 < confidence < 1.0:
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
+    ks = np.asarray(kept_student).ravel()
+    student = binary_array(ks, "kept_student", len(ks))
+    teacher = binary_array(kept_teacher, "kept_teacher", len(ks))
+    kept = _rate(student != teacher, _weights(kept_weights, len(ks)), confidence)
+    kept.update(
+        {"target": kept_target, "confidence": confidence, "weighted": kept_weights is not None}
+    )
+    if kept["n_labels"] < min_labels:
+        meets = "inconclusive"
+    elif kept["upper"] <= kept_target:
+        meets = "yes"
+    elif kept["lower"] > kept_target:
+        meets = "no"
+    else:
+        meets = "inconclusive"
+    kept["meets_target"] = meets
+
+    escalated: dict[str, Any] = {"n_labels": 0, "teacher_overturned": None}
+    if escalated_student is not None and escalated_teacher is not None:
+        es = np.asarray(escalated_student).ravel()
+        flips = binary_array(es, "escalated_student", len(es)) != binary_array(
+            escalated_teacher, "escalated_teacher", len(es)
+        )
+        escalated = {
+            "n_labels": len(es),
+            "teacher_overturned": float(np.mean(flips)) if len(es) else None,
+        }
+
+    esc = _escalation(routes, expected_escalation, flat_tolerance)
+    keep_share = None if esc["current_rate"] is None else 1.0 - esc["current_rate"]
+    overall: dict[str, Any] = {"estimate": None, "lower": None}
+    if keep_share is not None and kept["estimate"] is not None:
+        overall = {
+            "estimate": 1.0 - kept["estimate"] * keep_share,
+            "lower": 1.0 - kept["upper"] * keep_share,
+        }
+
+    fired = meets == "no"
+    reasons: list[str] = []
+    if fired:
+        flat = " while the escalation rate stayed flat" if esc["flat"] else ""
+        reasons.append(
+            f"Cascade Saturation: kept pairs disagree with the teacher at {kept['estimate']:.3f} "
+            f"(lower bound {kept['lower']:.3f} > target {kept_target:.3f}){flat}"
+        )
+    elif kept["estimate"] is not None and kept["estimate"] > kept_target:
+        reasons.append(
+            f"kept disagreement {kept['estimate']:.3f} is above the target {kept_target:.3f} "
+            "but not significantly"
+        )
+    if esc["flat"] is False:
+        reasons.append(
+            f"escalation rate moved by {esc['change']:+.3f} from {esc['expected_rate'] or 0:.3f} "
+            f"(tolerance {flat_tolerance}); the score distribution has shifted"
+        )
+    if meets == "inconclusive" and kept["n_labels"] < min_labels:
+        reasons.append(f"only {kept['n_labels']} kept pairs labelled (need {min_labels})")
+    if fired:
+        status = "fail"
+    elif reasons and (kept["n_labels"] >= min_labels or esc["flat"] is False):
+        status = "warn"
+    elif meets == "inconclusive":
+        status = "inconclusive"
+    else:
+        status = "pass"
+    return {
+        "schema": HEALTH_SCHEMA,
+        "status": status,
+        "reasons": reasons,
+        "band": dict(band) if band is not None else None,
+        "escalation": esc,
+        "kept_disagreement": kept,
+        "escalated_stratum": escalated,
+        "overall_agreement": overall,
+        "saturation": {
+            "fired": fired,
+            "escalation_flat": esc["flat"],
+            "signal": "kept disagreement lower bound above target",
+        },
+        "explain": EXPLAIN,
+    }
+
+
+def health_from_log(
+    entries: Sequence[LogEntry],
+    kept_labels: Mapping[str, tuple[object, float]],
+    selection: BandSelection,
+    *,
+    rubric: Rubric,
+    routes: Sequence[PeriodRoutes],
+    confidence: float = 0.95,
+    flat_tolerance: float = 0.05,
+    min_labels: int = 30,
+) -> dict[str, Any]:
+    """:func:`cascade_health` from a period's log entries and the drift sample's teacher labels.
+
+    ``kept_labels`` maps the item id of each sampled KEPT entry to ``(teacher label, weight)``
+    (weight = inverse inclusion probability). Labels for escalated entries are ignored here:
+    their free ``teacher_label`` already forms the escalated stratum.
+    """
+    by_id = {e.item_id: e for e in entries}
+    ks: list[bool] = []
+    kt: list[bool] = []
+    kw: list[float] = []
+    for item_id, (label, weight) in sorted(kept_labels.items()):
+        entry = by_id.get(item_id)
+        if entry is None:
+            raise InputError(
+                f"labelled item {item_id!r} is not in the log entries", field="kept_labels"
+            )
+        if entry.route != "kept" or entry.decision is None:
+            continue
+        ks.append(rubric.is_positive(rubric.coerce_label(entry.decision)))
+        kt.append(rubric.is_positive(rubric.coerce_label(label)))
+        kw.append(float(weight))
+    es: list[bool] = []
+    et: list[bool] = []
+    for e in entries:
+        if e.route == "escalated" and e.teacher_label is not None and e.probability is not None:
+            # The student's own decision inside the band is not logged: the 0.5 cut stands for it.
+            es.append(e.probability >= 0.5)
+            et.append(rubric.is_positive(rubric.coerce_label(e.teacher_label)))
+    return cascade_health(
+        routes,
+        ks,
+        kt,
+        kw,
+        kept_target=kept_target(selection),
+        expected_escalation=selection.escalation_rate,
+        escalated_student=es,
+        escalated_teacher=et,
+        confidence=confidence,
+        flat_tolerance=flat_tolerance,
+        min_labels=min_labels,
+        band=selection.band.to_dict(),
+    )

@@ -302,6 +302,7 @@ def run_scenario(sc: Scenario, weeks: int, seed: int, tmp: Path) -> dict[str, An
     gate_fails: Counter[str] = Counter()
     gate_warns: Counter[str] = Counter()
     calls = []
+    label_fails = 0  # weeks failed by a gate that needs teacher labels (all but score_drift)
     for week in range(1, weeks + 1):
         n = min(sc.traffic, len(sc.prod_pool))
         pick = rng.choice(len(sc.prod_pool), size=n, replace=False)
@@ -320,6 +321,9 @@ def run_scenario(sc: Scenario, weeks: int, seed: int, tmp: Path) -> dict[str, An
             save=False,
         )
         statuses[run.verdict.status] += 1
+        label_fails += any(
+            g.status == "fail" and g.name != "score_drift" for g in run.verdict.gates
+        )
         for g in run.verdict.gates:
             if g.status == "fail":
                 gate_fails[g.name] += 1
@@ -340,6 +344,7 @@ def run_scenario(sc: Scenario, weeks: int, seed: int, tmp: Path) -> dict[str, An
         "fail_rate": statuses["fail"] / weeks,
         "alarm_rate": (statuses["fail"] + statuses["warn"]) / weeks,
         "inconclusive_rate": statuses["inconclusive"] / weeks,
+        "fail_rate_label_gates": label_fails / weeks,
         "gate_fails": dict(gate_fails),
         "gate_warns": dict(gate_warns),
         "max_teacher_calls": max(calls),

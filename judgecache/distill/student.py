@@ -1,0 +1,370 @@
+"""The distilled student as a judge: same Teacher API, batched, with an int8 CPU path.
+
+An artifact directory holds ``adapter/`` (peft LoRA weights), ``head.safetensors`` (the freshly
+trained head and projection), ``tokenizer/``, ``student.json``, ``calibration.json`` and
+``thresholds.json`` -- JSON and safetensors only, never pickle. ``export_merged`` writes a
+stand-alone copy with LoRA merged into the encoder weights (no peft or base model needed to load).
+
+Example (with an artifact directory made by ``judgecache distill``)::
+
+    from judgecache import Judge
+    judge = Judge("student:runs/relevance", cache="memory://")   # or load_student_teacher(path)
+    judge.score("what is a wifi router", "A router forwards packets ...").label
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from judgecache.distill.calibrate import Calibrator
+from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
+from judgecache.distill.scoring import (
+    EmbeddingCache,
+    EncodedPair,
+    encode_pairs,
+    positive_index,
+    predict_logits,
+)
+from judgecache.distill.train import labels_from_logits, resolve_device
+from judgecache.envelope import Label
+from judgecache.errors import ConfigError, DistillationError, InputError
+from judgecache.judges.rubric import Rubric, get_rubric
+from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.keys import JudgeIdentity
+
+FORMAT = 1
+
+
+@dataclass
+class StudentSpec:
+    """What ``student.json`` records: enough to rebuild and to describe the student."""
+
+    name: str
+    architecture: str
+    rubric: str
+    target: str
+    labels: list[int]
+    positive_from: int
+    protected: int
+    max_length: int
+    max_length_protected: int
+    base_model: str
+    teacher: dict[str, str]
+    version: str = ""
+    merged: bool = False
+    format: int = FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str) -> StudentSpec:
+        if d.get("format") != FORMAT:
+            raise DistillationError(f"{where}: unsupported student format {d.get('format')!r}")
+        try:
+            return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        except TypeError as exc:
+            raise DistillationError(f"{where}: incomplete student.json: {exc}") from exc
+
+
+@dataclass
+class Predictions:
+    """Per pair: the label, the calibrated positive probability and the raw cumulative logits."""
+
+    labels: NDArray[np.int64]
+    prob: NDArray[np.float64]
+    logits: NDArray[np.float64]
+
+
+class Predictor:
+    """Scores pairs with a student model: tokenize, length-sort, batch, head, calibrate, decide."""
+
+    def __init__(
+        self,
+        model: StudentModel,
+        encoder: PairEncoder,
+        spec: StudentSpec,
+        calibrator: Calibrator | None = None,
+        threshold: float | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.model = model
+        self.pe = encoder
+        self.spec = spec
+        self.calibrator = calibrator
+        self.threshold = threshold
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        # Document embeddings are reusable across queries only while the weights do not change.
+        self.cache = (
+            EmbeddingCache(cache_size) if cache_size and model.architecture == "bi" else None
+        )
+        self.pos = (
+            positive_index(spec.labels, 1 if spec.target == "binary" else spec.positive_from) - 1
+        )
+
+    def encode(self, pairs: Sequence[tuple[str, str]]) -> list[EncodedPair]:
+        """Tokenize with the truncation policy (raises InputError for an over-long query/answer)."""
+        return encode_pairs(self.pe, self.model.architecture, pairs)
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> Predictions:
+        """Labels, calibrated positive probabilities and cumulative logits, in input order."""
+        return self.predict_encoded(self.encode(pairs))
+
+    def predict_encoded(self, encoded: Sequence[EncodedPair]) -> Predictions:
+        if not encoded:
+            empty = np.zeros(0)
+            return Predictions(
+                empty.astype(np.int64), empty, np.zeros((0, len(self.spec.labels) - 1))
+            )
+        logits = predict_logits(
+            self.model, self.pe, encoded, self.device, batch_size=self.batch_size, cache=self.cache
+        )
+        return self.from_logits(logits.numpy())
+
+    def from_logits(self, logits: NDArray[Any]) -> Predictions:
+        """Calibrate and decide from cumulative logits already computed."""
+        z = np.asarray(logits, dtype=np.float64)
+        pos_logit = z[:, self.pos]
+        prob = self.calibrator.apply(pos_logit) if self.calibrator else 1 / (1 + np.exp(-pos_logit))
+        labels = labels_from_logits(z, self.spec.labels)
+        if self.threshold is not None and self.spec.target == "binary":
+            labels = (prob >= self.threshold).astype(np.int64)
+        return Predictions(labels, np.asarray(prob, dtype=np.float64), z)
+
+
+def files_digest(paths: Sequence[Path]) -> str:
+    """A short sha256 over files' bytes: the student's version (part of its cache identity)."""
+    h = hashlib.sha256()
+    for p in paths:
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def save_student(
+    out: Path,
+    model: StudentModel,
+    tokenizer: Any,
+    spec: StudentSpec,
+    calibrator: Calibrator,
+    thresholds: Mapping[str, Any],
+) -> StudentSpec:
+    """Write adapter, head, tokenizer, calibration, thresholds and student.json; set the version."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.encoder.save_pretrained(str(out / "adapter"), safe_serialization=True)  # type: ignore[operator]
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in model.head_state().items()},
+        str(out / "head.safetensors"),
+    )
+    tokenizer.save_pretrained(str(out / "tokenizer"))
+    _write_json(out / "calibration.json", calibrator.to_dict())
+    _write_json(out / "thresholds.json", dict(thresholds))
+    spec.version = files_digest(
+        [
+            out / "adapter" / "adapter_model.safetensors",
+            out / "head.safetensors",
+            out / "calibration.json",
+            out / "thresholds.json",
+        ]
+    )
+    _write_json(out / "student.json", spec.to_dict())
+    return spec
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DistillationError(f"cannot read {path}: {exc}") from exc
+
+
+def load_predictor(
+    path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+) -> Predictor:
+    """Rebuild a student from its directory; LoRA is merged for inference, optionally int8."""
+    from judgecache.distill.build import load_encoder, load_tokenizer
+
+    root = Path(path).expanduser()
+    if not (root / "student.json").is_file():
+        raise DistillationError(f"{root} is not a student directory (no student.json)")
+    spec = StudentSpec.from_dict(_read_json(root / "student.json"), str(root / "student.json"))
+    tokenizer = load_tokenizer(root / "tokenizer")
+    if spec.merged:
+        encoder = load_encoder(root / "merged")
+    else:
+        from peft import PeftModel
+
+        base = load_encoder(resolve_base_model(spec.base_model))
+        encoder = PeftModel.from_pretrained(base, str(root / "adapter")).merge_and_unload()
+    hidden = int(getattr(encoder.config, "hidden_size", 0) or getattr(encoder.config, "dim", 0))
+    model = StudentModel(encoder, spec.architecture, len(spec.labels), hidden)
+    model.load_head_state(load_file(str(root / "head.safetensors")))
+    model.eval()
+    if int8:
+        if resolve_device(device).type != "cpu":
+            raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():
+            # torch marks eager dynamic quantization deprecated (in favour of torchao, which is
+            # not a dependency); it still works and is the CPU int8 path here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+    calibrator = Calibrator.from_dict(_read_json(root / "calibration.json"))
+    thresholds = _read_json(root / "thresholds.json")
+    chosen = thresholds.get("chosen")
+    pe = PairEncoder(
+        tokenizer,
+        max_length=spec.max_length,
+        max_length_protected=spec.max_length_protected,
+        protected=spec.protected,
+    )
+    threshold = float(chosen["threshold"]) if isinstance(chosen, Mapping) else None
+    return Predictor(model, pe, spec, calibrator, threshold, device=device, batch_size=batch_size)
+
+
+def export_merged(path: str | Path, out: str | Path) -> Path:
+    """Write a stand-alone student with LoRA merged into the encoder (loads without peft/base)."""
+    predictor = load_predictor(path)
+    root, dest = Path(path), Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    predictor.model.encoder.save_pretrained(str(dest / "merged"), safe_serialization=True)  # type: ignore[operator]
+    for name in (
+        "head.safetensors",
+        "calibration.json",
+        "thresholds.json",
+        "metrics.json",
+        "README.md",
+    ):
+        if (root / name).is_file():
+            shutil.copy2(root / name, dest / name)
+    shutil.copytree(root / "tokenizer", dest / "tokenizer", dirs_exist_ok=True)
+    spec = predictor.spec
+    spec.merged = True
+    _write_json(dest / "student.json", spec.to_dict())
+    return dest
+
+
+class StudentTeacher(Teacher):
+    """A distilled student behind the Teacher API (so it can sit behind the cache or a cascade).
+
+    Identity: ``student:<name>@<version>`` where the version hashes the adapter, head, calibration
+    and thresholds (``+int8`` for the quantized path, whose scores differ slightly).
+    """
+
+    def __init__(
+        self, path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+    ):
+        self.path = Path(path)
+        self.predictor = load_predictor(path, int8=int8, device=device, batch_size=batch_size)
+        spec = self.predictor.spec
+        self.rubric = get_rubric(spec.rubric)
+        self.identity = JudgeIdentity(
+            "student", spec.name, spec.version + ("+int8" if int8 else "")
+        )
+
+    @property
+    def batched(self) -> bool:
+        return True
+
+    def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
+        # The student reads no prompt: only the task shape matters to its answer.
+        return {
+            "rubric": rubric.name,
+            "task": rubric.task,
+            "fields": list(rubric.fields),
+            "labels": list(rubric.labels),
+        }
+
+    def _check(self, rubric: Rubric) -> None:
+        if tuple(rubric.fields) != tuple(self.rubric.fields) or rubric.task != self.rubric.task:
+            raise ConfigError(
+                f"student {self.identity} was trained for task {self.rubric.task!r} "
+                f"(fields {list(self.rubric.fields)}), not {rubric.task!r}"
+            )
+
+    def _label(self, value: int) -> Label:
+        spec = self.predictor.spec
+        if spec.target == "binary" and self.rubric.graded:
+            # A binary student on a graded rubric answers with the rubric's lowest/positive labels.
+            return self.rubric.positive_from if value else self.rubric.labels[0]
+        return int(value)
+
+    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        result = self.judge_batch(rubric, [inputs])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def judge_batch(
+        self, rubric: Rubric, batch: Sequence[Mapping[str, str]]
+    ) -> list[TeacherAnswer | BaseException]:
+        self._check(rubric)
+        a, b = rubric.fields
+        out: list[TeacherAnswer | BaseException] = [InputError("not judged")] * len(batch)
+        good: list[int] = []
+        pairs: list[tuple[str, str]] = []
+        for i, inputs in enumerate(batch):
+            try:
+                clean = rubric.inputs(inputs.get(a), inputs.get(b))
+            except InputError as exc:
+                out[i] = exc
+                continue
+            good.append(i)
+            pairs.append((clean[a], clean[b]))
+        try:
+            encoded = self.predictor.encode(pairs)
+        except InputError:
+            # Some query/answer is too long to keep whole: find which, judge the rest.
+            encoded, kept = [], []
+            for i, pair in zip(good, pairs, strict=True):
+                try:
+                    encoded.extend(self.predictor.encode([pair]))
+                    kept.append(i)
+                except InputError as exc:
+                    out[i] = exc
+            good = kept
+        preds = self.predictor.predict_encoded(encoded)
+        for j, i in enumerate(good):
+            probs = (1 / (1 + np.exp(-preds.logits[j]))).round(6).tolist()
+            raw = json.dumps({"p_at_least": probs, "p_positive": round(float(preds.prob[j]), 6)})
+            out[i] = TeacherAnswer(
+                label=self._label(int(preds.labels[j])),
+                raw_output=raw,
+                score=float(preds.prob[j]),
+                model_answered=str(self.identity),
+            )
+        return out
+
+
+def load_student_teacher(path: str | Path, *, int8: bool = False) -> StudentTeacher:
+    """The ``student:PATH`` spec: a distilled student directory as a Teacher (``PATH?int8`` too)."""
+    text = str(path)
+    if text.endswith("?int8"):
+        return StudentTeacher(text[: -len("?int8")], int8=True)
+    return StudentTeacher(text, int8=int8)

@@ -94,9 +94,10 @@ def test_text_policy_nfc_line_endings_and_outer_whitespace() -> None:
     decomposed = material(inputs={"query": "cafe\u0301  ", "doc": "  line one\r\nline two\n"})
     assert composed.digest() == decomposed.digest()
     # Interior whitespace can change what a model reads: it is kept.
-    assert material(inputs={"query": "a  b", "doc": "d"}).digest() != material(
-        inputs={"query": "a b", "doc": "d"}
-    ).digest()
+    assert (
+        material(inputs={"query": "a  b", "doc": "d"}).digest()
+        != material(inputs={"query": "a b", "doc": "d"}).digest()
+    )
 
 
 def test_canonical_json_is_sorted_compact_utf8_and_rejects_nan() -> None:

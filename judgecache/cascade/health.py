@@ -10,7 +10,10 @@ they are reported as their own stratum and never mixed into the kept estimate.
 Verdict: ``fail`` when the kept disagreement's lower bound is above its target (the saturation
 signal fires), ``warn`` when the estimate is above target without proof or the escalation rate
 has moved away from the calibrated rate, ``inconclusive`` with fewer than ``min_labels`` kept
-labels, ``pass`` when the upper bound is within target.
+labels or when the upper bound cannot certify the target (the reason says so), ``pass`` when the
+upper bound is within target. Without a target (no ``cascade.json``
+known) the kept disagreement is reported but not judged: ``skipped``, or ``warn`` when the
+escalation rate moved.
 
 Example:
     >>> import numpy as np
@@ -39,6 +42,10 @@ from judgecache.errors import ConfigError, InputError
 from judgecache.judges.rubric import Rubric
 
 HEALTH_SCHEMA = "judgecache.cascade.health/1"
+NO_TARGET = (
+    "no band target known: point the drift config's `cascade:` at the student's cascade.json "
+    "to check the band against the disagreement it was chosen for"
+)
 
 EXPLAIN = {
     "escalation": "share of pairs sent to the teacher per period, against the calibrated rate",
@@ -129,7 +136,7 @@ def cascade_health(
     kept_teacher: npt.ArrayLike,
     kept_weights: npt.ArrayLike | None = None,
     *,
-    kept_target: float,
+    kept_target: float | None,
     expected_escalation: float | None = None,
     escalated_student: npt.ArrayLike | None = None,
     escalated_teacher: npt.ArrayLike | None = None,
@@ -145,11 +152,12 @@ def cascade_health(
         kept_student, kept_teacher: binary decisions (1 = positive) on the teacher-labelled pairs
             sampled from the current period's KEPT pairs.
         kept_weights: their inverse inclusion probabilities (``None``: a simple random sample).
-        kept_target: the kept disagreement the band promised (:func:`kept_target`).
+        kept_target: the kept disagreement the band promised (:func:`kept_target`); ``None``
+            when no band selection is known (the disagreement is then reported, not judged).
         expected_escalation: the calibrated escalation rate (default: the first period's rate).
         escalated_student, escalated_teacher: binary decisions on escalated pairs (free labels).
     """
-    if not 0.0 < kept_target <= 1.0:
+    if kept_target is not None and not 0.0 < kept_target <= 1.0:
         raise ConfigError(f"kept_target must be in (0, 1], got {kept_target}")
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
@@ -160,7 +168,9 @@ def cascade_health(
     kept.update(
         {"target": kept_target, "confidence": confidence, "weighted": kept_weights is not None}
     )
-    if kept["n_labels"] < min_labels:
+    if kept_target is None:
+        meets = "no target"
+    elif kept["n_labels"] < min_labels:
         meets = "inconclusive"
     elif kept["upper"] <= kept_target:
         meets = "yes"
@@ -191,6 +201,13 @@ def cascade_health(
         }
 
     fired = meets == "no"
+    enough = kept["n_labels"] >= min_labels
+    above = (
+        not fired
+        and kept_target is not None
+        and kept["estimate"] is not None
+        and kept["estimate"] > kept_target
+    )
     reasons: list[str] = []
     if fired:
         flat = " while the escalation rate stayed flat" if esc["flat"] else ""
@@ -198,21 +215,30 @@ def cascade_health(
             f"Cascade Saturation: kept pairs disagree with the teacher at {kept['estimate']:.3f} "
             f"(lower bound {kept['lower']:.3f} > target {kept_target:.3f}){flat}"
         )
-    elif kept["estimate"] is not None and kept["estimate"] > kept_target:
+    elif above:
         reasons.append(
             f"kept disagreement {kept['estimate']:.3f} is above the target {kept_target:.3f} "
             "but not significantly"
+        )
+    elif meets == "inconclusive" and enough:
+        # Within target, but the bound cannot re-certify the band: say so, never a silent "pass".
+        reasons.append(
+            f"kept disagreement {kept['estimate']:.3f} is within the target {kept_target:.3f} but "
+            f"its upper bound {kept['upper']:.3f} does not certify it with {kept['n_labels']} "
+            "labels; sample more kept pairs (sample_size, budget) to re-certify the band"
         )
     if esc["flat"] is False:
         reasons.append(
             f"escalation rate moved by {esc['change']:+.3f} from {esc['expected_rate'] or 0:.3f} "
             f"(tolerance {flat_tolerance}); the score distribution has shifted"
         )
-    if meets == "inconclusive" and kept["n_labels"] < min_labels:
+    if meets == "inconclusive" and not enough:
         reasons.append(f"only {kept['n_labels']} kept pairs labelled (need {min_labels})")
-    if fired:
+    if kept_target is None:
+        status = "warn" if esc["flat"] is False else "skipped"
+    elif fired:
         status = "fail"
-    elif reasons and (kept["n_labels"] >= min_labels or esc["flat"] is False):
+    elif (above and enough) or esc["flat"] is False:
         status = "warn"
     elif meets == "inconclusive":
         status = "inconclusive"
@@ -233,13 +259,25 @@ def cascade_health(
             "signal": "kept disagreement lower bound above target",
         },
         "explain": EXPLAIN,
+        **({} if kept_target is not None else {"note": NO_TARGET}),
     }
+
+
+def escalated_student_positive(entry: LogEntry, rubric: Rubric) -> bool:
+    """The student's own binary decision on an escalated pair.
+
+    Its logged ``student_label`` when there is one; entries logged before that field existed
+    fall back to the probability's 0.5 cut.
+    """
+    if entry.student_label is not None:
+        return rubric.is_positive(rubric.coerce_label(entry.student_label))
+    return entry.student_score >= 0.5
 
 
 def health_from_log(
     entries: Sequence[LogEntry],
     kept_labels: Mapping[str, tuple[object, float]],
-    selection: BandSelection,
+    selection: BandSelection | None,
     *,
     rubric: Rubric,
     routes: Sequence[PeriodRoutes],
@@ -251,7 +289,8 @@ def health_from_log(
 
     ``kept_labels`` maps the item id of each sampled KEPT entry to ``(teacher label, weight)``
     (weight = inverse inclusion probability). Labels for escalated entries are ignored here:
-    their free ``teacher_label`` already forms the escalated stratum.
+    their free ``teacher_label`` already forms the escalated stratum. Without a ``selection``
+    (no ``cascade.json`` known) there is no target and no calibrated escalation rate.
     """
     by_id = {e.item_id: e for e in entries}
     ks: list[bool] = []
@@ -271,21 +310,20 @@ def health_from_log(
     es: list[bool] = []
     et: list[bool] = []
     for e in entries:
-        if e.route == "escalated" and e.teacher_label is not None and e.probability is not None:
-            # The student's own decision inside the band is not logged: the 0.5 cut stands for it.
-            es.append(e.probability >= 0.5)
+        if e.route == "escalated" and e.teacher_label is not None:
+            es.append(escalated_student_positive(e, rubric))
             et.append(rubric.is_positive(rubric.coerce_label(e.teacher_label)))
     return cascade_health(
         routes,
         ks,
         kt,
         kw,
-        kept_target=kept_target(selection),
-        expected_escalation=selection.escalation_rate,
+        kept_target=None if selection is None else kept_target(selection),
+        expected_escalation=None if selection is None else selection.escalation_rate,
         escalated_student=es,
         escalated_teacher=et,
         confidence=confidence,
         flat_tolerance=flat_tolerance,
         min_labels=min_labels,
-        band=selection.band.to_dict(),
+        band=None if selection is None else selection.band.to_dict(),
     )

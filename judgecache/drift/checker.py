@@ -151,6 +151,18 @@ def _reference_scores(entries: Sequence[LogEntry]) -> list[float]:
     return [e.student_score for e in ranked[:MAX_REFERENCE_SCORES]]
 
 
+def _decided_by_student(entries: list[LogEntry]) -> list[LogEntry]:
+    """The entries whose decision is the student's: all of them, or a cascade's kept pairs.
+
+    An escalated pair's decision is the teacher's own label: sampling it would count a sure
+    agreement and hide the cascade's kept pairs going wrong (the cascade trap).
+    """
+    from judgecache.drift.cascade_health import split_routes  # imports judgecache.cascade
+
+    split = split_routes(entries)
+    return entries if split is None else split.kept
+
+
 def make_baseline(
     cfg: DriftConfig,
     *,
@@ -164,8 +176,9 @@ def make_baseline(
     student, entries = period_entries(log, period, student=cfg.student, task=judge.rubric.task)
     _check_rubric(entries, judge)
     threshold = _threshold(cfg, None, entries)
+    frame = _decided_by_student(entries)
     sample = stratified_sample(
-        entries,
+        frame,
         cfg.sample_size,
         period_label=period.label,
         threshold=threshold,
@@ -208,7 +221,7 @@ def make_baseline(
     anchors: AnchorSet | None = None
     if cfg.anchor_count > 0:
         picked = stratified_sample(
-            entries,
+            frame,
             cfg.anchor_count,
             period_label="anchors",
             threshold=threshold,
@@ -281,8 +294,19 @@ def run_check(
     threshold = _threshold(cfg, ref, entries)
     gates_cfg = cfg.gates
     alpha, warn = gates_cfg.alpha, gates_cfg.warn_alpha
+    # Imported here: judgecache.cascade imports judgecache.drift.entry (a cycle at module level).
+    from judgecache.drift import cascade_health
+
+    split = cascade_health.split_routes(entries)
+    if split is None and cfg.cascade is not None:
+        raise DriftInputError(
+            f"the config names a cascade band ({cfg.cascade}) but no entry of {student!r} in "
+            f"{period.label} carries a cascade route: the log is not a cascade's"
+        )
+    selection = None if split is None else cascade_health.load_band(cfg.cascade, entries)
+    decided = entries if split is None else split.kept
     sample = stratified_sample(
-        entries,
+        decided,
         cfg.sample_size,
         period_label=period.label,
         threshold=threshold,
@@ -323,10 +347,28 @@ def run_check(
         "segments": analysis.segments_section(
             data, alpha=alpha, reference=ref, tolerance=gates_cfg.agreement_tolerance
         ),
-        "ppi": analysis.ppi_section(entries, data, judge.rubric, alpha=alpha),
+        "ppi": analysis.ppi_section(decided, data, judge.rubric, alpha=alpha),
         "disagreements": analysis.disagreements_section(data),
     }
-    gates = [
+    history = RunHistory(cfg.report_dir)
+    gates: list[verdict.Gate] = []
+    if split is not None:
+        sections["agreement"]["scope"] = cascade_health.KEPT_SCOPE
+        routes = cascade_health.route_history(
+            history.trend(student, teacher_id), split.routes(period.label)
+        )
+        sections["cascade_health"] = cascade_health.health_section(
+            split,
+            data,
+            selection,
+            rubric=judge.rubric,
+            routes=routes,
+            alpha=alpha,
+            min_labels=gates_cfg.min_labels,
+        )
+        # First in the list: Cascade Saturation then leads the reasons of a failed run.
+        gates.append(verdict.cascade_gate(sections["cascade_health"]))
+    gates += [
         verdict.labels_gate(
             data.n, len(sample.items), gates_cfg, _why_unlabelled(outcome, cfg.budget)
         ),
@@ -345,7 +387,6 @@ def run_check(
             )
         )
     result = verdict.decide(gates)
-    history = RunHistory(cfg.report_dir)
     report = new_report(
         run={
             "period": {
@@ -374,6 +415,7 @@ def run_check(
                 "strata": cfg.strata,
                 "threshold_band": cfg.threshold_band,
                 "oversample": cfg.oversample,
+                "cascade": cfg.cascade,
                 "gates": {k: v for k, v in vars(gates_cfg).items()},
             },
         },
@@ -388,6 +430,7 @@ def run_check(
             "population": sample.population,
             "size": len(sample.items),
             "strata": [s.to_dict() for s in sample.strata],
+            "drawn_from": "all" if split is None else "kept",
             "log": log.stats(),
         },
         sections=sections,

@@ -110,7 +110,11 @@ class GateConfig:
 
 @dataclass(frozen=True)
 class DriftConfig:
-    """One scheduled drift check: which log, which teacher, how many labels, which gates."""
+    """One scheduled drift check: which log, which teacher, how many labels, which gates.
+
+    ``cascade`` (optional) points at the cascade's band, ``cascade.json`` or the student directory
+    holding it: the report's cascade-health section then checks the band against its target.
+    """
 
     teacher: str
     task: str = "relevance"
@@ -118,6 +122,7 @@ class DriftConfig:
     log: str | None = None
     log_namespace: str = "prodlog"
     student: str | None = None
+    cascade: str | None = None
     reference: str = "drift/reference.json"
     anchors: str | None = None
     report_dir: str = "drift-reports"
@@ -153,6 +158,8 @@ class DriftConfig:
             raise ConfigError(f"threshold_band must be >= 0, got {self.threshold_band}")
         if self.bootstrap < 0 or self.concurrency < 1:
             raise ConfigError("bootstrap must be >= 0 and concurrency >= 1")
+        if self.cascade is not None and not self.cascade.strip():
+            raise ConfigError("cascade must be a path to cascade.json or the student directory")
 
     @property
     def anchors_path(self) -> str:

@@ -64,7 +64,9 @@ class LogEntry:
     ``item_id`` is the pair's cache key under the logged judge. ``score`` is the raw score,
     ``probability`` the calibrated probability of the positive class (``None`` when the judge is
     not calibrated), ``decision`` the label it returned, ``threshold`` the decision threshold.
-    ``route`` and ``teacher_label`` are set by a cascade (``kept`` or ``escalated``).
+    ``route`` and ``teacher_label`` are set by a cascade (``kept`` or ``escalated``);
+    ``student_label`` is the student's own label on an escalated pair, where ``decision`` is the
+    teacher's (on a kept pair the decision is the student's already).
     """
 
     item_id: str
@@ -80,6 +82,7 @@ class LogEntry:
     tags: Mapping[str, str] = field(default_factory=dict)
     route: str | None = None
     teacher_label: Label | None = None
+    student_label: Label | None = None
     version: int = LOG_ENTRY_VERSION
 
     @property
@@ -105,6 +108,9 @@ class LogEntry:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["inputs"], d["judge"], d["tags"] = dict(self.inputs), dict(self.judge), dict(self.tags)
+        if d["student_label"] is None:
+            # Written only when set, so entries of plain students stay readable by older readers.
+            del d["student_label"]
         return d
 
     def to_json(self) -> str:
@@ -186,4 +192,5 @@ class LogEntry:
             tags=_str_map(d.get("tags") or {}, "tags", line),
             route=route,
             teacher_label=_label(d.get("teacher_label"), "teacher_label", line),
+            student_label=_label(d.get("student_label"), "student_label", line),
         )

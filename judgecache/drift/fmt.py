@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 SECTION_TITLES = {
+    "cascade_health": "Cascade health",
     "agreement": "Agreement with the teacher",
     "teacher_stability": "Teacher stability (anchor set)",
     "calibration": "Calibration",

@@ -72,6 +72,9 @@ class RunHistory:
     def summary_row(report: dict[str, Any]) -> dict[str, Any]:
         """The numbers a trend plot needs from one report."""
         agreement = _get(report, "sections", "agreement", "agreement") or {}
+        # A cascade's route counts for this period: the escalation-rate trend is read back from here.
+        periods = _get(report, "sections", "cascade_health", "escalation", "periods")
+        routes = periods[-1] if isinstance(periods, list) and periods else None
         return {
             "period": _get(report, "run", "period", "label"),
             "created_at": _get(report, "run", "created_at"),
@@ -86,6 +89,11 @@ class RunHistory:
             "anchor_change_rate": _get(
                 report, "sections", "teacher_stability", "change_rate", "estimate"
             ),
+            "escalation_rate": _get(routes, "escalation_rate"),
+            "kept_disagreement": _get(
+                report, "sections", "cascade_health", "kept_disagreement", "estimate"
+            ),
+            "routes": routes,
         }
 
     def trend(self, student: str, teacher: str, limit: int = TREND_LIMIT) -> list[dict[str, Any]]:

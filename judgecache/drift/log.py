@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from judgecache.drift.entry import LogEntry
 from judgecache.drift.hashing import keep_by_rate
 from judgecache.drift.period import Period
-from judgecache.envelope import utc_now_iso
+from judgecache.envelope import Label, utc_now_iso
 from judgecache.errors import ConfigError, InputError, StorageError
 from judgecache.store import open_store
 from judgecache.store.base import Store
 
 if TYPE_CHECKING:
+    from judgecache.judges.rubric import Rubric
     from judgecache.judges.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,21 @@ class RecordStats:
     def add(self, other: RecordStats) -> None:
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
+
+
+def _meta_label(meta: Mapping[str, str], name: str, rubric: Rubric, key: str) -> Label | None:
+    """A label from envelope meta (a string there) as the rubric's label, e.g. ``"3"`` -> ``3``."""
+    value = meta.get(name)
+    if value is None:
+        return None
+    try:
+        return rubric.coerce_label(value)
+    except ValueError as exc:
+        raise InputError(
+            f"verdict {key!r}: meta {name} {value!r} is not a label of rubric {rubric.name!r} "
+            f"{list(rubric.labels)}",
+            field=name,
+        ) from exc
 
 
 class ProductionLog:
@@ -148,7 +164,9 @@ class ProductionLog:
 
         Reads the calibrated probability from the envelope's ``score`` (when in [0, 1]) and the
         raw score, threshold and cascade route from its ``meta`` (``raw_score``, ``threshold``,
-        ``route``, ``teacher_label``) when the judge puts them there.
+        ``route``, ``teacher_label``, ``student_label``) when the judge puts them there. Meta
+        values are strings: labels are turned back into the rubric's labels, and the student's
+        own label is kept for escalated pairs (where the decision is the teacher's).
         """
         now = utc_now_iso()
         identity = judge.teacher.identity.as_dict()
@@ -161,6 +179,7 @@ class ProductionLog:
             raw = meta.get("raw_score")
             score = float(raw) if raw is not None else verdict.score
             threshold = meta.get("threshold")
+            route = meta.get("route")
             entries.append(
                 LogEntry(
                     item_id=verdict.key,
@@ -174,8 +193,13 @@ class ProductionLog:
                     rubric=rubric.name,
                     timestamp=now,
                     tags={"tag": tag} if tag else {},
-                    route=meta.get("route"),
-                    teacher_label=meta.get("teacher_label"),
+                    route=route,
+                    teacher_label=_meta_label(meta, "teacher_label", rubric, verdict.key),
+                    student_label=(
+                        _meta_label(meta, "student_label", rubric, verdict.key)
+                        if route == "escalated"
+                        else None
+                    ),
                 )
             )
         self.record_many(entries)

@@ -89,3 +89,27 @@ def trend_png(rows: Sequence[Mapping[str, Any]]) -> str:
     ax.set_ylabel("student-teacher agreement")
     ax.set_ylim(max(0.0, min([*ys, 1.0]) - 0.1), 1.0)
     return _png(fig)
+
+
+def escalation_png(rows: Sequence[Mapping[str, Any]], expected: float | None = None) -> str:
+    """A cascade's escalation rate per period, oldest first, against the calibrated rate."""
+    fig = _figure(5.0, 2.8)
+    ax = fig.add_subplot(1, 1, 1)
+    pts = [(i, r) for i, r in enumerate(rows) if r.get("escalation_rate") is not None]
+    ax.plot(
+        [i for i, _ in pts],
+        [float(r["escalation_rate"]) for _, r in pts],
+        marker="o",
+        color="#1f77b4",
+        label="escalation rate",
+    )
+    if expected is not None:
+        ax.axhline(float(expected), linestyle="--", color="#888888", label="calibrated rate")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(
+        [str(r.get("period", "")) for r in rows], rotation=45, ha="right", fontsize=7
+    )
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("share sent to the teacher")
+    ax.legend(fontsize=8)
+    return _png(fig)

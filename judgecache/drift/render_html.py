@@ -16,6 +16,7 @@ from typing import Any
 
 from judgecache.drift import plots
 from judgecache.drift.fmt import KNOWN_SECTIONS, interval, num, title
+from judgecache.drift.fmt_cascade import summary_rows, trend_rows
 from judgecache.errors import MissingDependencyError
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -107,13 +108,35 @@ def _agreement(s: Mapping[str, Any]) -> str:
             for r in s.get("by_stratum", [])
         ],
     )
+    scope = f"<p>Measured on {esc(s['scope'])}.</p>" if s.get("scope") else ""
     return (
-        f"<p>{esc(s.get('n_labelled', 0))} of {esc(s.get('n_sampled', 0))} sampled pairs "
+        scope + f"<p>{esc(s.get('n_labelled', 0))} of {esc(s.get('n_sampled', 0))} sampled pairs "
         "labelled by the teacher.</p>"
         + _table(["measure", "this period", "reference"], [[esc(c) for c in r] for r in rows])
         + "<p class='muted'>Unweighted agreement per stratum:</p>"
         + strata
     )
+
+
+def _cascade_health(s: Mapping[str, Any]) -> str:
+    notes = [*s.get("reasons", []), *([s["note"]] if s.get("note") else [])]
+    head = f"<p>Status {_badge(str(s.get('status', 'inconclusive')))}</p>"
+    if notes:
+        head += '<ul class="reasons">' + "".join(f"<li>{esc(r)}</li>" for r in notes) + "</ul>"
+    table = _table(["measure", "value"], [[esc(a), esc(b)] for a, b in summary_rows(s)])
+    trend = trend_rows(s)
+    if not trend:
+        return head + table
+    esc_ = s.get("escalation") or {}
+    plot = _img(
+        lambda: plots.escalation_png(esc_.get("periods", []), esc_.get("expected_rate")),
+        "escalation rate trend",
+    )
+    rows = _table(
+        ["period", "pairs", "kept", "escalated", "escalation rate"],
+        [[esc(c) for c in row] for row in trend],
+    )
+    return head + table + f'<div class="plots">{plot}<div>{rows}</div></div>'
 
 
 def _calibration(s: Mapping[str, Any]) -> str:
@@ -251,6 +274,7 @@ def _disagreements(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 _RENDER: dict[str, Callable[[Any], str]] = {
+    "cascade_health": _cascade_health,
     "agreement": _agreement,
     "calibration": _calibration,
     "score_drift": _score_drift,

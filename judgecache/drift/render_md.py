@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from judgecache.drift.fmt import KNOWN_SECTIONS, interval, num, title
+from judgecache.drift.fmt_cascade import summary_rows, trend_rows
 
 # Inline markup only: data never starts a line, so list and heading markers need no escape.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
@@ -65,7 +66,27 @@ def _agreement(s: Mapping[str, Any]) -> list[str]:
     if "kappa_quadratic" in s:
         rows.append(["quadratic-weighted kappa (grades)", num(s["kappa_quadratic"]), "–"])
     out = [f"{s.get('n_labelled', 0)} of {s.get('n_sampled', 0)} sampled pairs labelled.", ""]
+    if s.get("scope"):
+        out = [f"Measured on {md_escape(s['scope'])}.", "", *out]
     return out + _table(["measure", "this period", "reference"], rows)
+
+
+def _cascade_health(s: Mapping[str, Any]) -> list[str]:
+    out = [f"Status: **{md_escape(s.get('status', '–'))}**.", ""]
+    out += [f"- {md_escape(r)}" for r in s.get("reasons", [])]
+    if s.get("note"):
+        out.append(f"- {md_escape(s['note'])}")
+    if out[-1] != "":
+        out.append("")
+    out += _table(["measure", "value"], [[md_escape(a), md_escape(b)] for a, b in summary_rows(s)])
+    trend = trend_rows(s)
+    if trend:
+        out += ["", "Escalation rate by period:", ""]
+        out += _table(
+            ["period", "pairs", "kept", "escalated", "escalation rate"],
+            [[md_escape(c) for c in row] for row in trend],
+        )
+    return out
 
 
 def _calibration(s: Mapping[str, Any]) -> list[str]:
@@ -182,6 +203,7 @@ def _disagreements(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 _RENDER: dict[str, Callable[[Any], list[str]]] = {
+    "cascade_health": _cascade_health,
     "agreement": _agreement,
     "calibration": _calibration,
     "score_drift": _score_drift,

@@ -277,3 +277,36 @@ def teacher_gate(section: Mapping[str, Any], cfg: GateConfig) -> Gate:
             "teacher_stability", "warn", "the teacher may have changed: " + text, rate, lower, limit
         )
     return Gate("teacher_stability", "pass", text, rate, lower, limit)
+
+
+def cascade_gate(section: Mapping[str, Any]) -> Gate:
+    """The cascade health section as a gate; a fired saturation signal fails the run.
+
+    The status is the section's own (see :mod:`judgecache.cascade.health`): fail when the kept
+    disagreement's lower bound is above the band's target, whatever the escalation rate does;
+    inconclusive when the kept labels cannot certify the target either way.
+    """
+    kept = section.get("kept_disagreement") or {}
+    est, target = _f(kept.get("estimate")), _f(kept.get("target"))
+    status = str(section.get("status", "inconclusive"))
+    bound = _f(kept.get("lower" if status == "fail" else "upper"))
+    reasons = [str(r) for r in section.get("reasons", [])]
+    if reasons:
+        message = "; ".join(reasons)
+    elif status == "skipped":
+        message = str(section.get("note", "no band target known"))
+    elif est is not None and bound is not None and target is not None:
+        message = (
+            f"kept disagreement {est:.3f} (upper bound {bound:.3f}) within the band's target "
+            f"{target:.3f}"
+        )
+    else:
+        message = f"cascade health {status}"
+    return Gate(
+        "cascade_health",
+        status if status in _RANK else "inconclusive",  # type: ignore[arg-type]
+        message,
+        est,
+        bound,
+        target,
+    )

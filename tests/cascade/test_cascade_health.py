@@ -177,3 +177,45 @@ def test_saturation_fires_on_an_overconfident_student_while_escalation_stays_fla
     assert after["saturation"]["fired"] is True and after["status"] == "fail"
     assert after["escalation"]["flat"] is True
     assert after["kept_disagreement"]["lower"] > target
+
+
+def test_a_bound_that_cannot_certify_the_target_says_so() -> None:
+    # 3 of 100 kept pairs disagree: within a 0.05 target, but the bound (~0.085) cannot show it.
+    h = cascade_health(FLAT, [1] * 3 + [0] * 97, [0] * 100, kept_target=0.05, min_labels=30)
+    assert (
+        h["status"] == "inconclusive" and h["kept_disagreement"]["meets_target"] == "inconclusive"
+    )
+    assert "does not certify it with 100 labels" in h["reasons"][0]
+
+
+def test_without_a_target_the_disagreement_is_reported_not_judged() -> None:
+    h = cascade_health(FLAT, [1] * 60 + [0] * 140, [0] * 200, kept_target=None)
+    assert h["status"] == "skipped" and h["saturation"]["fired"] is False
+    assert h["kept_disagreement"]["estimate"] == 0.3 and h["kept_disagreement"]["target"] is None
+    assert "cascade.json" in h["note"] and h["reasons"] == []
+    moved = [PeriodRoutes("2025-W01", 1000, 700, 300), PeriodRoutes("2025-W02", 1000, 500, 500)]
+    assert cascade_health(moved, [0] * 200, [0] * 200, kept_target=None)["status"] == "warn"
+
+
+def test_escalated_stratum_uses_the_logged_student_label() -> None:
+    def esc(i: int, prob: float, student: int | None) -> LogEntry:
+        return LogEntry(
+            item_id=f"e{i}",
+            inputs={"query": "q", "doc": f"d{i}"},
+            score=prob,
+            probability=prob,
+            decision=3,
+            judge={"provider": "cascade", "model": "m"},
+            task="relevance",
+            route="escalated",
+            teacher_label=3,
+            student_label=student,
+        )
+
+    # p = 0.6 would read as "positive" at the 0.5 cut, but the student said 1 (not relevant).
+    logged = [esc(i, 0.6, 1) for i in range(10)]
+    h = health_from_log(logged, {}, None, rubric=RELEVANCE, routes=FLAT)
+    assert h["escalated_stratum"] == {"n_labels": 10, "teacher_overturned": 1.0}
+    older = [esc(i, 0.6, None) for i in range(10)]  # logged before student_label existed
+    h = health_from_log(older, {}, None, rubric=RELEVANCE, routes=FLAT)
+    assert h["escalated_stratum"] == {"n_labels": 10, "teacher_overturned": 0.0}

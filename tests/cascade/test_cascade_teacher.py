@@ -115,8 +115,11 @@ def test_the_cascade_behind_a_judge_logs_every_decision(tmp_path: Path) -> None:
         "c": "escalated",
         "d": "kept",
     }
-    assert entries["b"].probability == 0.45 and entries["b"].teacher_label == "3"
+    # Meta labels arrive as strings; the log holds them as the rubric's labels.
+    assert entries["b"].probability == 0.45 and entries["b"].teacher_label == 3
+    assert entries["b"].decision == 3 and entries["b"].student_label == 0  # the student's own
     assert entries["a"].teacher_label is None and entries["a"].decision == 0
+    assert entries["a"].student_label is None  # kept: the decision is the student's already
     assert entries["b"].judge["provider"] == "cascade"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from judgecache.drift.entry import LogEntry
 from judgecache.drift.hashing import keep_by_rate
 from judgecache.drift.log import ProductionLog
 from judgecache.errors import ConfigError, InputError, StorageError
+from judgecache.judges.rubric import Rubric
+from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.keys import JudgeIdentity
 
 
 def _entry(i: int, day: int = 6, **kw: object) -> LogEntry:
@@ -146,3 +150,33 @@ def test_judge_records_what_it_scored(tmp_path: Path) -> None:
         assert e.judge_id() == "callable:student-x@2" and e.rubric == "relevance"
         assert e.tags == {"tag": "search-eval"}
     assert grade_teacher("q", "x grade=2") == 2
+
+
+class RoutedTeacher(Teacher):
+    """Answers like a cascade: the route and both judges' labels in meta, as strings."""
+
+    def __init__(self, teacher_label: str = "3") -> None:
+        self.identity = JudgeIdentity("cascade", "s>t", "abc123")
+        self.teacher_label = teacher_label
+
+    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        route = "escalated" if "up" in inputs["doc"] else "kept"
+        meta = {"route": route, "student_label": "0", "raw_score": "0.4"}
+        if route == "escalated":
+            meta["teacher_label"] = self.teacher_label
+        label = 3 if route == "escalated" else 0  # meta may disagree: the hook must check it
+        return TeacherAnswer(label=label, raw_output="{}", score=0.4, meta=meta)
+
+
+def test_cascade_meta_labels_are_typed_and_the_students_label_kept_when_escalated() -> None:
+    log = ProductionLog("memory://")
+    judge = Judge(RoutedTeacher(), cache="memory://", production_log=log)
+    judge.score_many([("q", "send up"), ("q", "keep")])
+    got = {e.inputs["doc"]: e for e in log.iter_entries()}
+    up, keep = got["send up"], got["keep"]
+    assert (up.route, up.teacher_label, up.student_label, up.decision) == ("escalated", 3, 0, 3)
+    assert (keep.route, keep.teacher_label, keep.student_label) == ("kept", None, None)
+    assert "student_label" not in keep.to_dict() and up.to_dict()["student_label"] == 0
+    bad = Judge(RoutedTeacher("7"), cache="memory://", production_log=ProductionLog("memory://"))
+    with pytest.raises(InputError, match=r"field 'teacher_label': .*'7' is not a label of rubric"):
+        bad.score_many([("q", "send up")])

@@ -103,15 +103,15 @@ def test_html_is_self_contained_and_escaped(report: dict[str, Any]) -> None:
 
 
 def test_unknown_sections_render_generically(report: dict[str, Any]) -> None:
-    """The hook for issue 5: a section this renderer does not know still shows, escaped."""
+    """A section this renderer does not know (a newer writer's) still shows, escaped."""
     doc = copy.deepcopy(report)
-    doc["sections"]["cascade_health"] = {
+    doc["sections"]["future_health"] = {
         "escalation_rate": 0.31,
         "kept_disagreement_upper": 0.07,
         "note": EVIL,
         "by_week": [{"period": "2025-W02", "escalation_rate": 0.3}],
     }
     page, md = render_html(doc), render_markdown(doc)
-    assert "Cascade health" in page and "0.310" in page and "2025-W02" in page
+    assert "Future health" in page and "0.310" in page and "2025-W02" in page
     assert "<script>" not in page and "<script>" not in md
-    assert "## Cascade health" in md and "| escalation\\_rate | 0.310 |" in md
+    assert "## Future health" in md and "| escalation\\_rate | 0.310 |" in md

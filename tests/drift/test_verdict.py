@@ -176,3 +176,23 @@ def test_teacher_gate_paths() -> None:
     assert fail.status == "fail" and "teacher drift, not student drift" in fail.message
     assert v.teacher_gate(_anchors(1, 20, 0.0, 0.0), CFG).status == "inconclusive"
     assert v.teacher_gate({"available": False, "note": "none yet"}, CFG).status == "skipped"
+
+
+def test_cascade_gate_takes_the_sections_status_and_leads_a_failed_run() -> None:
+    from judgecache.cascade.health import cascade_health
+    from judgecache.cascade.stats import PeriodRoutes
+
+    flat = [PeriodRoutes("2025-W01", 1000, 700, 300), PeriodRoutes("2025-W02", 1000, 690, 310)]
+    wrong = [1] * 60 + [0] * 140
+    fired = v.cascade_gate(
+        cascade_health(flat, wrong, [0] * 200, kept_target=0.05, expected_escalation=0.3)
+    )
+    assert fired.status == "fail" and fired.message.startswith("Cascade Saturation")
+    assert fired.value == pytest.approx(0.3) and fired.limit == 0.05
+    assert fired.bound is not None and fired.bound > 0.05  # the lower bound that proved it
+    run = v.decide([fired, v.Gate("agreement", "fail", "dropped"), v.Gate("labels", "pass", "ok")])
+    assert run.reasons[0].startswith("cascade_health: Cascade Saturation")
+    ok = v.cascade_gate(cascade_health(flat, [0] * 400, [0] * 400, kept_target=0.05))
+    assert ok.status == "pass" and "within the band's target 0.050" in ok.message
+    untargeted = v.cascade_gate(cascade_health(flat, [0] * 400, [0] * 400, kept_target=None))
+    assert untargeted.status == "skipped" and "cascade.json" in untargeted.message

@@ -35,11 +35,20 @@ def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], clic
 
 
 def _help_text(command: click.Command, path: list[str]) -> str:
+    # Build the context chain the real CLI builds, with the group's settings (e.g. "-h, --help")
+    # inherited by every subcommand, so the text does not depend on what ran before.
+    settings = dict(cli.context_settings)
     parent: click.Context | None = None
     for i, name in enumerate(path[:-1]):
-        parent = click.Context(cli if i == 0 else click.Group(name), info_name=name, parent=parent)
+        group = cli if i == 0 else click.Group(name)
+        parent = click.Context(group, info_name=name, parent=parent, **settings)
     ctx = click.Context(
-        command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100
+        command,
+        info_name=path[-1],
+        parent=parent,
+        terminal_width=100,
+        max_content_width=100,
+        **settings,
     )
     return command.get_help(ctx)
 

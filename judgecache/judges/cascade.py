@@ -43,7 +43,7 @@ from judgecache.envelope import Label, Usage
 from judgecache.errors import ConfigError, JudgecacheError, VerdictParseError
 from judgecache.judges.judge import Judge
 from judgecache.judges.rubric import Rubric, get_rubric
-from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.teacher import BatchTeacher, Teacher, TeacherAnswer
 from judgecache.judges.verdict import Verdict
 from judgecache.keys import JudgeIdentity, filter_params
 from judgecache.store.base import Store
@@ -59,7 +59,7 @@ def _same_task(a: Rubric, b: Rubric) -> bool:
     return (a.task, tuple(a.fields), tuple(a.labels)) == (b.task, tuple(b.fields), tuple(b.labels))
 
 
-class CascadeTeacher(Teacher):
+class CascadeTeacher(BatchTeacher):
     """A student and a cached teacher behind one Teacher API (see the module doc).
 
     Args:
@@ -120,10 +120,6 @@ class CascadeTeacher(Teacher):
 
     # -------------------------------------------------------------------------- Teacher API
 
-    @property
-    def batched(self) -> bool:
-        return True
-
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         """Both judges' key material: a new teacher prompt or student task changes the key."""
         self._check(rubric)
@@ -145,12 +141,6 @@ class CascadeTeacher(Teacher):
             },
             "band": self.band.to_dict(),
         }
-
-    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
-        result = self.judge_batch(rubric, [inputs])[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
 
     def judge_batch(
         self, rubric: Rubric, batch: Sequence[Mapping[str, str]]

@@ -250,10 +250,7 @@ class Judge:
     ) -> list[Verdict | JudgecacheError]:
         """Like :meth:`score_many`, but a failed pair yields its error in place of a verdict."""
         tag = tag or self.tag
-        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
-        unique: dict[str, dict[str, str]] = {}
-        for key, inputs in keyed:
-            unique.setdefault(key, inputs)
+        keyed, unique = self._dedupe(pairs)
         found = self._read_hits(unique, tag)
         if progress is not None and found:
             progress(sum(1 for key, _ in keyed if key in found))
@@ -306,10 +303,7 @@ class Judge:
     ) -> list[Verdict | JudgecacheError]:
         """Async :meth:`score_many_settled`."""
         tag = tag or self.tag
-        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
-        unique: dict[str, dict[str, str]] = {}
-        for key, inputs in keyed:
-            unique.setdefault(key, inputs)
+        keyed, unique = self._dedupe(pairs)
         found = await asyncio.to_thread(self._read_hits, unique, tag)
         missing = {k: v for k, v in unique.items() if k not in found}
         if missing and self.teacher.batched:
@@ -332,6 +326,16 @@ class Judge:
         return out
 
     # ------------------------------------------------------------------------------ internals
+
+    def _dedupe(
+        self, pairs: Iterable[Pair]
+    ) -> tuple[list[tuple[str, dict[str, str]]], dict[str, dict[str, str]]]:
+        """Key every pair (in order) and the unique keys with their inputs."""
+        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
+        unique: dict[str, dict[str, str]] = {}
+        for key, inputs in keyed:
+            unique.setdefault(key, inputs)
+        return keyed, unique
 
     def _prepare(self, index: int, pair: object) -> tuple[str, dict[str, str]]:
         if not isinstance(pair, tuple | list) or len(pair) != 2:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgecache.envelope import Label, Usage
+from judgecache.errors import InputError
 from judgecache.judges.rubric import Rubric
 from judgecache.keys import JudgeIdentity
 
@@ -84,3 +85,51 @@ class Teacher(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and models."""
+
+
+class BatchTeacher(Teacher):
+    """A local model judged a batch at a time (students, embedding judges, cascades).
+
+    Subclasses implement :meth:`judge_batch`; a single :meth:`judge` is a batch of one.
+    """
+
+    @property
+    def batched(self) -> bool:
+        return True
+
+    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        result = self.judge_batch(rubric, [inputs])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    @abc.abstractmethod
+    def judge_batch(
+        self, rubric: Rubric, batch: Sequence[Mapping[str, str]]
+    ) -> list[TeacherAnswer | BaseException]:
+        """Answer every request of ``batch``, an exception in place of each failure."""
+
+
+def valid_pairs(
+    rubric: Rubric, batch: Sequence[Mapping[str, str]]
+) -> tuple[list[TeacherAnswer | BaseException], list[int], list[tuple[str, str]]]:
+    """Validate a batch: per-item results pre-filled with input errors, the valid indices, their pairs.
+
+    >>> from judgecache.judges.rubric import get_rubric
+    >>> out, good, pairs = valid_pairs(get_rubric("relevance"), [{"query": "q", "doc": "d"}, {"query": ""}])
+    >>> good, pairs, type(out[1]).__name__
+    ([0], [('q', 'd')], 'InputError')
+    """
+    first, second = rubric.fields
+    out: list[TeacherAnswer | BaseException] = [InputError("not judged")] * len(batch)
+    good: list[int] = []
+    pairs: list[tuple[str, str]] = []
+    for i, inputs in enumerate(batch):
+        try:
+            clean = rubric.inputs(inputs.get(first), inputs.get(second))
+        except InputError as exc:
+            out[i] = exc
+            continue
+        good.append(i)
+        pairs.append((clean[first], clean[second]))
+    return out, good, pairs

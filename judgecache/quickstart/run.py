@@ -266,11 +266,10 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
                     for k in (
                         "n",
                         "accuracy",
-                        "kappa",
-                        "kappa_binary",
-                        "kappa_quadratic",
+                        "binary_kappa",
+                        "weighted_kappa",
                         "auc",
-                        "spearman",
+                        "ece",
                     )
                     if k in m
                 }

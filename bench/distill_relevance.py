@@ -6,7 +6,7 @@ quadratic-weighted kappa, beside the untrained base (zero-shot) and beside GPT-4
 GPT-4o on exactly the same pairs. Then speed (pairs/s fp32 and int8 on real DL passages, in a fresh
 process), peak memory, training wall time and $ per 1,000 pairs against GPT-4o list prices.
 
-    python bench/distill_relevance.py                  # full run, ~15 min on 2 CPU cores
+    python bench/distill_relevance.py                  # full run, ~13 min on 2 shared CPU cores
     python bench/distill_relevance.py --train 1000     # a quicker, smaller run
 """
 
@@ -179,6 +179,8 @@ def main() -> None:
         "train_steps": result.train.steps,
         "peak_rss_mb_training_process": train_peak,
         "splits": result.metrics["split"],
+        "train_history": result.metrics["train"]["history"],
+        "student_head_init": result.metrics["train"]["student_head_init"],
         "eval": {},
     }
     for name in ("test_seen", "test"):
@@ -191,6 +193,14 @@ def main() -> None:
             "zero_shot": {
                 k: ev["zero_shot"][k] for k in ("binary_kappa", "weighted_kappa", "auc", "accuracy")
             },
+            # The base's cosine with the student's decision rule (grade cuts fitted on calib).
+            "zero_shot_cuts": {
+                k: ev["zero_shot_cuts"][k]
+                for k in ("binary_kappa", "weighted_kappa", "auc", "accuracy")
+            }
+            if "zero_shot_cuts" in ev
+            else None,
+            "paired_delta": ev.get("paired_delta"),
             "gpt4_vs_gpt4o": {
                 k: v
                 for k, v in second_judge_agreement(prep.splits[name], gpt4).items()
@@ -198,7 +208,8 @@ def main() -> None:
             },
             "vs_human": {
                 who: {k: ev["vs_human"][who][k] for k in ("binary_kappa", "weighted_kappa")}
-                for who in ("teacher", "student", "zero_shot")
+                for who in ("teacher", "student", "zero_shot", "zero_shot_cuts")
+                if who in ev["vs_human"]
             }
             if "vs_human" in ev
             else None,

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from judgecache.distill.config import LoraConfig
+from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import StudentModel, default_target_modules
 from judgecache.errors import DistillationError
 
@@ -41,7 +42,12 @@ def load_tokenizer(path: Path) -> Any:
 def load_encoder(path: Path) -> nn.Module:
     """The bare base encoder (no task head), from local files only."""
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    # Sentence-transformers checkpoints carry a pooler we deliberately drop (mean pooling is
+    # used): silence transformers' "UNEXPECTED pooler" load report, restore the level after.
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
         model: nn.Module = AutoModel.from_pretrained(
             str(path), local_files_only=True, add_pooling_layer=False
@@ -50,11 +56,18 @@ def load_encoder(path: Path) -> nn.Module:
         model = AutoModel.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise DistillationError(f"cannot load a base encoder from {path}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(level)
     return model
 
 
 def build_student(
-    base: Path, architecture: str, n_labels: int, lora: LoraConfig
+    base: Path,
+    architecture: str,
+    n_labels: int,
+    lora: LoraConfig,
+    *,
+    lexical: LexicalScorer | None = None,
 ) -> tuple[StudentModel, Any]:
     """A fresh student: base encoder + LoRA (B = 0, so it starts as the base) + head."""
     from peft import LoraConfig as PeftLoraConfig
@@ -83,4 +96,5 @@ def build_student(
     )
     wrapped = get_peft_model(encoder, peft_cfg)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0))
-    return StudentModel(wrapped, architecture, n_labels, hidden), tokenizer
+    student = StudentModel(wrapped, architecture, n_labels, hidden, lexical=lexical)
+    return student, tokenizer

@@ -84,10 +84,19 @@ def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any
             else "held-out pairs of seen groups"
         )
         lines += ["", f"### `{name}`: {what}, n = {split['n']}", ""]
-        lines += _table(split, ["student", "zero_shot"])
+        # zero_shot_cuts: the base's cosine with the student's kappa-fitted grade cuts.
+        judges = ["student", "zero_shot"] + (
+            ["zero_shot_cuts"] if "zero_shot_cuts" in split else []
+        )
+        lines += _table(split, judges)
+        for other, deltas in split.get("paired_delta", {}).items():
+            parts = [
+                f"{k} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]" for k, d in deltas.items()
+            ]
+            lines += ["", f"Paired bootstrap, student minus {other}: " + "; ".join(parts) + "."]
         if "vs_human" in split:
             lines += ["", f"Against human labels (n = {split['vs_human']['n']}):", ""]
-            lines += _table(split["vs_human"], ["teacher", "student", "zero_shot"])
+            lines += _table(split["vs_human"], ["teacher", *judges])
     chosen = metrics["thresholds"].get("chosen")
     lines += ["", "## Threshold", ""]
     if chosen:

@@ -68,7 +68,12 @@ class LoraConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation. ``max_length_first``/``_second`` cap each side; only the doc/context is cut."""
+    """Optimisation. ``max_length_first``/``_second`` cap each side; only the doc/context is cut.
+
+    ``lexical: true`` gives the head lexical features of the pair beside the model's score
+    (query-term coverage, BM25 with idf from the training documents, document length; see
+    :mod:`judgecache.distill.lexical`), fitted with the head before any LoRA step.
+    """
 
     epochs: int = 1
     batch_size: int = 32
@@ -87,14 +92,21 @@ class TrainConfig:
     checkpoint_every: int = 0
     init_examples: int = 2000
     progress: bool = True
+    lexical: bool = False
 
 
 @dataclass
 class CalibrationConfig:
-    """``auto``: Platt below ``isotonic_min`` held-out labels, isotonic at or above it."""
+    """``auto``: Platt below ``isotonic_min`` held-out labels, isotonic at or above it.
+
+    ``grade_cuts: true`` (graded targets) decides grades by cutting the expected grade at points
+    fitted on the calib split for weighted kappa (see :mod:`judgecache.distill.grade_cuts`)
+    instead of taking the median grade; the zero-shot baseline is then also reported with it.
+    """
 
     method: str = "auto"
     isotonic_min: int = 1000
+    grade_cuts: bool = False
 
 
 @dataclass

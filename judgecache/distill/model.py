@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from judgecache.distill.lexical import LexicalScorer
 from judgecache.errors import DistillationError, InputError
 
 DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -86,27 +87,46 @@ def default_target_modules(model_type: str, module_names: Sequence[str]) -> list
 
 
 class OrdinalHead(nn.Module):
-    """Cumulative logits ``z_k = scale * x - cut_k`` with ordered cuts (``n_labels - 1`` of them)."""
+    """Cumulative logits ``z_k = scale * x + w . f - cut_k`` with ordered cuts.
 
-    def __init__(self, n_labels: int) -> None:
+    ``f`` holds ``n_extra`` extra features of the pair (the lexical ones, see
+    :mod:`judgecache.distill.lexical`); with ``n_extra = 0`` the head reads the score alone.
+    """
+
+    def __init__(self, n_labels: int, n_extra: int = 0) -> None:
         super().__init__()
         self.scale = nn.Parameter(torch.tensor(1.0))
         self.first_cut = nn.Parameter(torch.tensor(0.0))
         # Gaps are softplus-ed so the cuts stay ordered (P(y>=k) decreasing in k).
         self.gaps = nn.Parameter(torch.zeros(max(n_labels - 2, 0)))
+        self.n_extra = n_extra
+        # Zero weights: a fresh head reads the score alone until it is fitted.
+        self.extra_weight = nn.Parameter(torch.zeros(n_extra)) if n_extra else None
 
     def cuts(self) -> torch.Tensor:
         gaps = nn.functional.softplus(self.gaps)
         return torch.cat([self.first_cut.view(1), self.first_cut + torch.cumsum(gaps, 0)])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * x.unsqueeze(-1) - self.cuts()
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.scale * x
+        if self.extra_weight is not None:
+            if extra is None or extra.shape[-1] != self.n_extra:
+                got = None if extra is None else tuple(extra.shape)
+                raise DistillationError(
+                    f"the head needs {self.n_extra} extra features per pair, got {got}"
+                )
+            z = z + extra.to(z.dtype) @ self.extra_weight
+        return z.unsqueeze(-1) - self.cuts()
 
     @torch.no_grad()
-    def set_cuts(self, cuts: Sequence[float], scale: float) -> None:
-        """Set ordered cut-points (strictly increasing) and the scale."""
+    def set_cuts(
+        self, cuts: Sequence[float], scale: float, extra_weight: Sequence[float] | None = None
+    ) -> None:
+        """Set ordered cut-points (strictly increasing), the scale and the extra weights."""
         c = torch.tensor(list(cuts), dtype=torch.float32)
         self.scale.fill_(scale)
+        if self.extra_weight is not None and extra_weight is not None:
+            self.extra_weight.copy_(torch.tensor(list(extra_weight), dtype=torch.float32))
         self.first_cut.fill_(float(c[0]))
         if len(c) > 1:
             diffs = torch.clamp(c[1:] - c[:-1], min=1e-4)
@@ -206,13 +226,23 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class StudentModel(nn.Module):
     """Encoder (with LoRA adapters) + projection (cross only) + ordinal head."""
 
-    def __init__(self, encoder: nn.Module, architecture: str, n_labels: int, hidden: int) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        architecture: str,
+        n_labels: int,
+        hidden: int,
+        *,
+        lexical: LexicalScorer | None = None,
+    ) -> None:
         super().__init__()
         if architecture not in ("bi", "cross"):
             raise DistillationError(f"architecture must be 'bi' or 'cross', got {architecture!r}")
         self.encoder = encoder
         self.architecture = architecture
-        self.head = OrdinalHead(n_labels)
+        # Plain data, not a module: the idf table travels as lexical.json, not in the weights.
+        self.lexical = lexical
+        self.head = OrdinalHead(n_labels, len(lexical.names) if lexical else 0)
         # The cross-encoder's fresh projection: zero-initialised so step 0 predicts the prior.
         self.proj = nn.Linear(hidden, 1) if architecture == "cross" else None
         if self.proj is not None:

@@ -38,12 +38,22 @@ from judgecache.distill.data import (
     split_labels,
 )
 from judgecache.distill.evaluate import compare, human_labels_for, read_qrels
+from judgecache.distill.grade_cuts import fit_grade_cuts
+from judgecache.distill.lexical import LexicalScorer
+from judgecache.distill.metrics import cohen_kappa, with_ci
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
-from judgecache.distill.scoring import encode_pairs, positive_index, predict_logits
+from judgecache.distill.scoring import (
+    encode_pairs,
+    extra_features,
+    pair_features,
+    positive_index,
+    predict_logits,
+)
 from judgecache.distill.student import Predictor, StudentSpec, save_student
 from judgecache.distill.threshold import choose_threshold, lower_bound
 from judgecache.distill.train import (
     TrainResult,
+    fit_head,
     init_head,
     resolve_device,
     seed_everything,
@@ -168,7 +178,16 @@ def run_distill(
                 prep.splits[name] = _subsample(
                     prep.splits[name], cfg.split.max_eval_examples, cfg.train.seed + offset
                 )
-    model, tokenizer = build_student(prep.base, cfg.architecture, len(values), cfg.lora)
+    lexical = None
+    if cfg.train.lexical:
+        # idf from every training document (not only the sampled pairs): a word count, cheap.
+        doc_side = 1 if protected_field(rubric) == 0 else 0
+        lexical = LexicalScorer.fit(
+            (p.first, p.second)[doc_side] for p in prep.splits["train"].pairs
+        )
+    model, tokenizer = build_student(
+        prep.base, cfg.architecture, len(values), cfg.lora, lexical=lexical
+    )
     pe = PairEncoder(
         tokenizer,
         max_length=cfg.train.max_length,
@@ -176,7 +195,7 @@ def run_distill(
         protected=protected_field(rubric),
     )
     enc = {
-        name: encode_pairs(pe, cfg.architecture, _pairs(part))
+        name: encode_pairs(pe, cfg.architecture, _pairs(part), lexical)
         for name, part in {**prep.splits, "train": train_part, "val": val_part}.items()
     }
     train_targets = targets_for(train_part.pairs, rubric, binary)
@@ -185,7 +204,8 @@ def run_distill(
     )
 
     # The zero-shot baseline: the base's own cosine (adapters are still zero here), head fitted
-    # on training labels. For the bi-encoder this *is* the student at step 0.
+    # on training labels. For the bi-encoder without lexical features this *is* the student at
+    # step 0; with them, step 0 is the same cosine plus the fitted lexical features.
     zero_shot = StudentModel(model.encoder, "bi", len(values), 1)
     eval_names = ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]]
     if cfg.architecture == "bi":
@@ -194,15 +214,23 @@ def run_distill(
     else:
         zs_enc = {n: encode_pairs(pe, "bi", _pairs(prep.splits[n])) for n in eval_names}
         zs_train = encode_pairs(pe, "bi", [_pairs(train_part)[i] for i in init_idx])
-    init_info = init_head(zero_shot, pe, zs_train, train_targets[init_idx], device)
+    init_targets = train_targets[init_idx]
+    if cfg.architecture == "bi":
+        # One pass of the base over the init pairs serves both heads.
+        zero_shot.eval()
+        with torch.no_grad():
+            zs_feats = pair_features(zero_shot, pe, zs_train, device).float().cpu()
+        init_info = fit_head(zero_shot, zs_feats, None, init_targets)
+        student_init = fit_head(model, zs_feats, extra_features(model, zs_train), init_targets)
+    else:
+        init_info = init_head(zero_shot, pe, zs_train, init_targets, device)
+        student_init = init_head(
+            model, pe, [enc["train"][i] for i in init_idx], init_targets, device
+        )
     zs_logits = {
         n: predict_logits(zero_shot, pe, zs_enc[n], device, batch_size=cfg.train.batch_size * 2)
         for n in eval_names
     }
-    if cfg.architecture == "bi":
-        model.head.load_state_dict(zero_shot.head.state_dict())
-    else:
-        init_head(model, pe, [enc["train"][i] for i in init_idx], train_targets[init_idx], device)
 
     result = train_student(
         model,
@@ -240,6 +268,15 @@ def run_distill(
         refusal = exc
         thresholds = {"default": 0.5, "chosen": None, "on": "calib", "refused": str(exc)}
 
+    values_of = {n: np.asarray(_target_values(prep.splits[n], binary)) for n in eval_names}
+    st_cuts: list[float] | None = None
+    zs_cuts: list[float] | None = None
+    if cfg.calibration.grade_cuts and not binary:
+        calib_values = values_of["calib"].tolist()
+        st_cuts = fit_grade_cuts(st_logits["calib"].numpy(), calib_values, values)
+        zs_cuts = fit_grade_cuts(zs_logits["calib"].numpy(), calib_values, values)
+        thresholds["grade_cuts"] = st_cuts
+
     spec = StudentSpec(
         name=cfg.name or f"{rubric.name}-{cfg.architecture}-from-{prep.labels.judge.model}",
         architecture=cfg.architecture,
@@ -252,6 +289,7 @@ def run_distill(
         max_length_protected=cfg.train.max_length_protected,
         base_model=cfg.base_model if cfg.base_model != "default" else "default",
         teacher=prep.labels.judge.as_dict(),
+        lexical=list(lexical.names) if lexical else [],
     )
     humans = {}
     for path in cfg.eval.human_qrels:
@@ -260,19 +298,37 @@ def run_distill(
     threshold_value = thresholds["chosen"]["threshold"] if thresholds.get("chosen") else None
     for name in [n for n in EVAL_SPLITS if n in prep.splits]:
         part = prep.splits[name]
-        student = Predictor(model, pe, spec, calibrator, threshold_value)
+        student = Predictor(model, pe, spec, calibrator, threshold_value, grade_cuts=st_cuts)
         zs = Predictor(zero_shot, pe, spec, zs_calibrator, None)
+        judged = {
+            "student": student.from_logits(st_logits[name].numpy()),
+            "zero_shot": zs.from_logits(zs_logits[name].numpy()),
+        }
+        if zs_cuts is not None:
+            # The same decision rule on the base's cosine: what the cuts alone are worth.
+            zs_tuned = Predictor(zero_shot, pe, spec, zs_calibrator, None, grade_cuts=zs_cuts)
+            judged["zero_shot_cuts"] = zs_tuned.from_logits(zs_logits[name].numpy())
         evaluation[name] = compare(
             part,
             binary=binary,
-            judged={
-                "student": student.from_logits(st_logits[name].numpy()),
-                "zero_shot": zs.from_logits(zs_logits[name].numpy()),
-            },
+            judged=judged,
             human=human_labels_for(part, humans) if humans else None,
             n_boot=cfg.eval.bootstrap,
             seed=cfg.split.seed,
         )
+        evaluation[name]["paired_delta"] = {
+            other: paired_delta(
+                np.asarray(_target_values(part, binary)),
+                judged["student"].labels,
+                judged[other].labels,
+                values,
+                positive,
+                n_boot=cfg.eval.bootstrap,
+                seed=cfg.split.seed,
+            )
+            for other in judged
+            if other != "student"
+        }
     metrics: dict[str, Any] = {
         "teacher": str(prep.labels.judge),
         "labels_source": prep.labels.source,
@@ -294,6 +350,8 @@ def run_distill(
             "history": result.history,
             "final_loss_mean20": float(np.mean(result.losses[-20:])) if result.losses else None,
             "head_init": init_info,
+            "student_head_init": student_init,
+            "lexical": list(lexical.names) if lexical else [],
             "device": str(device),
             "threads": torch.get_num_threads(),
         },
@@ -318,6 +376,47 @@ def run_distill(
             f"{refusal} (the student is saved in {out} without a chosen threshold)"
         ) from refusal
     return DistillResult(out, spec, metrics, result)
+
+
+def paired_delta(
+    truth: np.ndarray[Any, Any],
+    student: np.ndarray[Any, Any],
+    other: np.ndarray[Any, Any],
+    labels: Sequence[int],
+    positive: int,
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Student minus another judge, resampling the *same* pairs for both (a paired bootstrap).
+
+    Overlapping marginal intervals do not mean "no difference"; the paired interval of the
+    difference is the noise to beat.
+
+    >>> t = np.array([0, 1, 2, 3] * 10); d = paired_delta(t, t, t * 0, [0, 1, 2, 3], 2, n_boot=20, seed=0)
+    >>> d["binary_kappa"]["value"], d["binary_kappa"]["lo"] > 0
+    (1.0, True)
+    """
+    labs = list(labels)
+
+    def binary(y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
+        yb = (y >= positive).astype(int)
+        ka = cohen_kappa(yb, (a >= positive).astype(int), labels=[0, 1])
+        return ka - cohen_kappa(yb, (b >= positive).astype(int), labels=[0, 1])
+
+    stats = {"binary_kappa": binary}
+    if len(labs) > 2:
+
+        def weighted(
+            y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]
+        ) -> float:
+            w = "quadratic"
+            return cohen_kappa(y, a, labels=labs, weights=w) - cohen_kappa(
+                y, b, labels=labs, weights=w
+            )
+
+        stats["weighted_kappa"] = weighted
+    return {k: with_ci(f, truth, student, other, n=n_boot, seed=seed) for k, f in stats.items()}
 
 
 def _soft_truth(part: LabelSet, binary: bool) -> np.ndarray[Any, np.dtype[np.float64]]:

@@ -18,17 +18,20 @@ from dataclasses import dataclass
 
 import torch
 
+from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import PairEncoder, StudentModel, cosine
+from judgecache.errors import DistillationError
 
 
 @dataclass(frozen=True)
 class EncodedPair:
-    """Token ids of one pair: each side alone (bi) or the joint row (cross)."""
+    """Token ids of one pair: each side alone (bi) or the joint row (cross); lexical features."""
 
     first: tuple[int, ...]
     second: tuple[int, ...]
     joint: tuple[int, ...] = ()
     types: tuple[int, ...] = ()
+    extra: tuple[float, ...] = ()
 
     @property
     def cost(self) -> int:
@@ -42,17 +45,48 @@ def positive_index(labels: Sequence[object], positive_from: object) -> int:
 
 
 def encode_pairs(
-    pe: PairEncoder, architecture: str, pairs: Sequence[tuple[str, str]]
+    pe: PairEncoder,
+    architecture: str,
+    pairs: Sequence[tuple[str, str]],
+    lexical: LexicalScorer | None = None,
 ) -> list[EncodedPair]:
-    """Tokenize pairs with the truncation policy (unique texts tokenized once for the bi-encoder)."""
+    """Tokenize pairs with the truncation policy (unique texts tokenized once for the bi-encoder).
+
+    With ``lexical``, each pair also carries its lexical features, computed on the *whole* texts
+    (the protected side as the query), so truncating the document for the encoder loses no words.
+    """
+    extras: list[tuple[float, ...]] = [()] * len(pairs)
+    if lexical is not None:
+        q, d = (0, 1) if pe.protected == 0 else (1, 0)
+        extras = lexical.batch([(p[q], p[d]) for p in pairs])
     if architecture == "cross":
         ids, types = pe.joints([p[0] for p in pairs], [p[1] for p in pairs])
-        return [EncodedPair((), (), tuple(i), tuple(t)) for i, t in zip(ids, types, strict=True)]
+        return [
+            EncodedPair((), (), tuple(i), tuple(t), x)
+            for i, t, x in zip(ids, types, extras, strict=True)
+        ]
     firsts = list(dict.fromkeys(p[0] for p in pairs))
     seconds = list(dict.fromkeys(p[1] for p in pairs))
     ids1 = dict(zip(firsts, pe.singles(firsts, is_protected=pe.protected == 0), strict=True))
     ids2 = dict(zip(seconds, pe.singles(seconds, is_protected=pe.protected == 1), strict=True))
-    return [EncodedPair(tuple(ids1[a]), tuple(ids2[b])) for a, b in pairs]
+    return [
+        EncodedPair(tuple(ids1[a]), tuple(ids2[b]), extra=x)
+        for (a, b), x in zip(pairs, extras, strict=True)
+    ]
+
+
+def extra_features(model: StudentModel, encoded: Sequence[EncodedPair]) -> torch.Tensor | None:
+    """The ``[n, n_extra]`` lexical features the head reads, or None when it reads none."""
+    n = model.head.n_extra
+    if not n:
+        return None
+    bad = next((i for i, e in enumerate(encoded) if len(e.extra) != n), None)
+    if bad is not None:
+        raise DistillationError(
+            f"pair {bad} carries {len(encoded[bad].extra)} lexical features, the head needs {n}: "
+            "encode pairs with the student's lexical scorer (encode_pairs(..., lexical=...))"
+        )
+    return torch.tensor([e.extra for e in encoded], dtype=torch.float32).reshape(len(encoded), n)
 
 
 def _embed_unique(
@@ -142,7 +176,10 @@ def predict_logits(
         feats = pair_features(
             model, pe, [encoded[i] for i in idx], device, batch_size=batch_size, cache=cache
         )
-        out[idx] = model.head(feats).float().cpu()
+        extra = extra_features(model, [encoded[i] for i in idx])
+        out[idx] = (
+            model.head(feats, None if extra is None else extra.to(feats.device)).float().cpu()
+        )
     return out
 
 

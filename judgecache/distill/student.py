@@ -1,8 +1,9 @@
 """The distilled student as a judge: same Teacher API, batched, with an int8 CPU path.
 
 An artifact directory holds ``adapter/`` (peft LoRA weights), ``head.safetensors`` (the freshly
-trained head and projection), ``tokenizer/``, ``student.json``, ``calibration.json`` and
-``thresholds.json`` -- JSON and safetensors only, never pickle. ``export_merged`` writes a
+trained head and projection), ``tokenizer/``, ``student.json``, ``calibration.json``,
+``thresholds.json`` and, when the head reads lexical features, ``lexical.json`` (their idf table)
+-- JSON and safetensors only, never pickle. ``export_merged`` writes a
 stand-alone copy with LoRA merged into the encoder weights (no peft or base model needed to load).
 
 Example (with an artifact directory made by ``judgecache distill``)::
@@ -19,7 +20,7 @@ import json
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from judgecache.distill.calibrate import Calibrator
+from judgecache.distill.grade_cuts import apply_grade_cuts
+from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
     EmbeddingCache,
@@ -65,6 +68,7 @@ class StudentSpec:
     teacher: dict[str, str]
     version: str = ""
     merged: bool = False
+    lexical: list[str] = field(default_factory=list)
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,8 +107,10 @@ class Predictor:
         device: str = "cpu",
         batch_size: int = 64,
         cache_size: int = 20_000,
+        grade_cuts: Sequence[float] | None = None,
     ) -> None:
         self.model = model
+        self.grade_cuts = list(grade_cuts) if grade_cuts else None
         self.pe = encoder
         self.spec = spec
         self.calibrator = calibrator
@@ -121,7 +127,7 @@ class Predictor:
 
     def encode(self, pairs: Sequence[tuple[str, str]]) -> list[EncodedPair]:
         """Tokenize with the truncation policy (raises InputError for an over-long query/answer)."""
-        return encode_pairs(self.pe, self.model.architecture, pairs)
+        return encode_pairs(self.pe, self.model.architecture, pairs, self.model.lexical)
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> Predictions:
         """Labels, calibrated positive probabilities and cumulative logits, in input order."""
@@ -143,7 +149,10 @@ class Predictor:
         z = np.asarray(logits, dtype=np.float64)
         pos_logit = z[:, self.pos]
         prob = self.calibrator.apply(pos_logit) if self.calibrator else 1 / (1 + np.exp(-pos_logit))
-        labels = labels_from_logits(z, self.spec.labels)
+        if self.grade_cuts is not None and self.spec.target == "graded":
+            labels = apply_grade_cuts(z, self.grade_cuts, self.spec.labels)
+        else:
+            labels = labels_from_logits(z, self.spec.labels)
         if self.threshold is not None and self.spec.target == "binary":
             labels = (prob >= self.threshold).astype(np.int64)
         return Predictions(labels, np.asarray(prob, dtype=np.float64), z)
@@ -177,12 +186,16 @@ def save_student(
     tokenizer.save_pretrained(str(out / "tokenizer"))
     _write_json(out / "calibration.json", calibrator.to_dict())
     _write_json(out / "thresholds.json", dict(thresholds))
+    if model.lexical is not None:
+        model.lexical.save(out / "lexical.json")
+        spec.lexical = list(model.lexical.names)
     spec.version = files_digest(
         [
             out / "adapter" / "adapter_model.safetensors",
             out / "head.safetensors",
             out / "calibration.json",
             out / "thresholds.json",
+            out / "lexical.json",
         ]
     )
     _write_json(out / "student.json", spec.to_dict())
@@ -221,7 +234,13 @@ def load_predictor(
         base = load_encoder(resolve_base_model(spec.base_model))
         encoder = PeftModel.from_pretrained(base, str(root / "adapter")).merge_and_unload()
     hidden = int(getattr(encoder.config, "hidden_size", 0) or getattr(encoder.config, "dim", 0))
-    model = StudentModel(encoder, spec.architecture, len(spec.labels), hidden)
+    lexical = LexicalScorer.load(root / "lexical.json") if spec.lexical else None
+    if lexical is not None and list(lexical.names) != list(spec.lexical):
+        raise DistillationError(
+            f"{root}: student.json names lexical features {spec.lexical}, lexical.json "
+            f"computes {list(lexical.names)}"
+        )
+    model = StudentModel(encoder, spec.architecture, len(spec.labels), hidden, lexical=lexical)
     model.load_head_state(load_file(str(root / "head.safetensors")))
     model.eval()
     if int8:
@@ -245,7 +264,17 @@ def load_predictor(
         protected=spec.protected,
     )
     threshold = float(chosen["threshold"]) if isinstance(chosen, Mapping) else None
-    return Predictor(model, pe, spec, calibrator, threshold, device=device, batch_size=batch_size)
+    cuts = thresholds.get("grade_cuts")
+    return Predictor(
+        model,
+        pe,
+        spec,
+        calibrator,
+        threshold,
+        device=device,
+        batch_size=batch_size,
+        grade_cuts=[float(c) for c in cuts] if cuts else None,
+    )
 
 
 def export_merged(path: str | Path, out: str | Path) -> Path:
@@ -258,6 +287,7 @@ def export_merged(path: str | Path, out: str | Path) -> Path:
         "head.safetensors",
         "calibration.json",
         "thresholds.json",
+        "lexical.json",
         "metrics.json",
         "README.md",
     ):

@@ -30,9 +30,14 @@ from safetensors.torch import load_file, save_file
 
 from judgecache.distill.config import TrainConfig
 from judgecache.distill.data import LabeledPair, binary_label
-from judgecache.distill.metrics import cohen_kappa
+from judgecache.distill.metrics import cohen_kappa, roc_auc
 from judgecache.distill.model import PairEncoder, StudentModel
-from judgecache.distill.scoring import EncodedPair, pair_features, predict_logits
+from judgecache.distill.scoring import (
+    EncodedPair,
+    extra_features,
+    pair_features,
+    predict_logits,
+)
 from judgecache.errors import DistillationError
 from judgecache.judges.rubric import Rubric
 
@@ -65,10 +70,28 @@ def labels_from_logits(
 
 
 def agreement_metric(truth: Sequence[int], pred: Sequence[int], labels: Sequence[int]) -> float:
-    """Validation agreement: quadratic-weighted kappa for grades, Cohen's kappa for binary."""
+    """Graded validation agreement: quadratic-weighted kappa (Cohen's kappa for two labels)."""
     weights = "quadratic" if len(labels) > 2 else None
     k = cohen_kappa(truth, pred, labels=list(labels), weights=weights)
     return -1.0 if math.isnan(k) else k
+
+
+def validation_metric(
+    truth: Sequence[int], logits: NDArray[np.floating[Any]] | torch.Tensor, labels: Sequence[int]
+) -> float:
+    """Early-stopping metric: weighted kappa for grades; AUC for binary targets.
+
+    Binary kappa at p >= 0.5 is flat while an imbalanced student still predicts the majority class
+    for everything, so it cannot see a student that ranks better; AUC does.
+
+    >>> validation_metric([0, 1, 1], np.array([[-1.0], [0.2], [-0.5]]), [0, 1])
+    1.0
+    """
+    z = logits.numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)
+    if len(labels) == 2:
+        auc = roc_auc(np.asarray(truth) == labels[1], z[:, 0])
+        return -1.0 if math.isnan(auc) else auc
+    return agreement_metric(truth, labels_from_logits(z, labels).tolist(), labels)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,33 +122,72 @@ def init_head(
 ) -> dict[str, float]:
     """Start the head where the base already is.
 
-    bi: fit ``scale`` and the cuts to the zero-shot cosines by logistic (ordinal) regression, so
-    step 0 is the calibrated zero-shot baseline. cross: scale 1 on a zero score, cuts at the label
-    prior, so step 0 predicts the teacher's base rates.
+    bi: fit ``scale``, the lexical weights (when the student has them) and the cuts to the
+    zero-shot cosines by logistic (ordinal) regression, so step 0 is the calibrated zero-shot
+    baseline (plus lexical features). cross: a zero score (the projection starts at zero), cuts at
+    the label prior -- or fitted with the lexical features -- so step 0 predicts what the base
+    rates and the lexical features alone predict.
     """
     prior = targets.mean(0).clamp(1e-3, 1 - 1e-3)
     cuts0 = (-torch.log(prior / (1 - prior))).tolist()
-    if model.architecture == "cross":
+    extra = extra_features(model, encoded)
+    if model.architecture == "cross" and extra is None:
         model.head.set_cuts(sorted(cuts0), 1.0)
         return {"scale": 1.0}
     model.eval()
-    feats = pair_features(model, pe, encoded, device, batch_size=batch_size).float().cpu()
-    scale = torch.tensor(10.0, requires_grad=True)
-    cuts = torch.tensor(sorted(c + 10.0 * float(feats.mean()) for c in cuts0), requires_grad=True)
-    opt = torch.optim.LBFGS([scale, cuts], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+    if model.architecture == "cross":
+        feats = torch.zeros(len(encoded))
+    else:
+        feats = pair_features(model, pe, encoded, device, batch_size=batch_size).float().cpu()
+    return fit_head(model, feats, extra, targets, fit_scale=model.architecture == "bi")
+
+
+def fit_head(
+    model: StudentModel,
+    feats: torch.Tensor,
+    extra: torch.Tensor | None,
+    targets: torch.Tensor,
+    *,
+    fit_scale: bool = True,
+    l2: float = 1e-3,
+) -> dict[str, float]:
+    """Ordinal logistic regression of the targets on the score (and extra features), by LBFGS.
+
+    A small L2 penalty on the extra weights keeps the fit finite when a feature separates the
+    training pairs perfectly.
+    """
+    prior = targets.mean(0).clamp(1e-3, 1 - 1e-3)
+    cuts0 = (-torch.log(prior / (1 - prior))).tolist()
+    start_scale = 10.0 if fit_scale else 1.0
+    scale = torch.tensor(start_scale, requires_grad=fit_scale)
+    n_extra = 0 if extra is None else extra.shape[1]
+    weight = torch.zeros(n_extra, requires_grad=True)
+    cuts = torch.tensor(
+        sorted(c + start_scale * float(feats.mean()) for c in cuts0), requires_grad=True
+    )
+    params = [p for p in (scale, weight, cuts) if p.requires_grad]
+    opt = torch.optim.LBFGS(params, lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        z = scale * feats.unsqueeze(-1) - cuts
+        lin = scale * feats
+        if extra is not None:
+            lin = lin + extra @ weight
+        z = lin.unsqueeze(-1) - cuts
         loss = torch.nn.functional.binary_cross_entropy_with_logits(z, targets)
+        loss = loss + l2 * (weight**2).sum()
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     with torch.enable_grad():
         loss = opt.step(closure)  # type: ignore[no-untyped-call]
     ordered = sorted(cuts.detach().tolist())
-    model.head.set_cuts(ordered, float(scale.detach()))
-    return {"scale": float(scale.detach()), "init_loss": float(loss)}
+    weights = weight.detach().tolist()
+    model.head.set_cuts(ordered, float(scale.detach()), weights if n_extra else None)
+    info = {"scale": float(scale.detach()), "init_loss": float(loss.detach())}
+    if model.lexical is not None and n_extra:
+        info.update({f"w_{n}": w for n, w in zip(model.lexical.names, weights, strict=True)})
+    return info
 
 
 def bucketed_batches(costs: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -284,7 +346,7 @@ def train_student(
         if not val:
             return -math.inf
         logits = predict_logits(model, pe, val, device, batch_size=cfg.batch_size * 2)
-        return agreement_metric(val_labels, labels_from_logits(logits, labels).tolist(), labels)
+        return validation_metric(val_labels, logits, labels)
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {n: p.detach().cpu().clone() for n, p in _trainable(model).items()}
@@ -310,7 +372,8 @@ def train_student(
                 model.train()
                 items = [train[i] for i in batch]
                 feats = pair_features(model, pe, items, device, batch_size=len(items))
-                logits = model.head(feats)
+                extra = extra_features(model, items)
+                logits = model.head(feats, None if extra is None else extra.to(device))
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
                     logits, train_targets[batch].to(device)
                 )

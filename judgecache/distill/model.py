@@ -1,6 +1,6 @@
 """The student network: a LoRA-adapted encoder plus a tiny ordinal head.
 
-Two architectures, chosen by measurement (see docs/benchmarks-distill.md):
+Two architectures, chosen by measurement (see docs/benchmarks.md, distillation section):
 
 * ``bi`` -- a bi-encoder. Each text is mean-pooled on its own; the score is the cosine of the two
   embeddings. The head maps it to cumulative logits ``z_k = a * cos - c_k`` (``P(label >= k)``),

@@ -25,7 +25,7 @@ from judgecache.cli.options import (
     judge_option,
     task_option,
 )
-from judgecache.errors import BudgetExceededError, JudgecacheError
+from judgecache.errors import AuthError, BudgetExceededError, JudgecacheError
 
 
 def _count_lines(path: Path) -> int:
@@ -140,7 +140,8 @@ def score(
     bar = tqdm(total=total, unit="pair", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     records: Iterator[Any] = iter(read_pairs(input_path, judge.rubric.fields))
     errors = 0
-    stopped: BudgetExceededError | None = None
+    first_error: JudgecacheError | None = None
+    stopped: BudgetExceededError | AuthError | None = None
     with judge, output_path.open("w", encoding="utf-8") as out:
         while stopped is None:
             chunk = list(islice(records, chunk_size))
@@ -157,6 +158,9 @@ def score(
                     continue  # not judged: leave it out so a rerun's output is the complete one
                 if isinstance(result, JudgecacheError):
                     errors += 1
+                    first_error = first_error or result
+                    if isinstance(result, AuthError):
+                        stopped = result  # every further call would be refused the same way
                     row["error"] = f"{type(result).__name__}: {result}"
                 else:
                     row.update(
@@ -173,7 +177,7 @@ def score(
         "errors": errors,
         "spent_usd": round(totals["cost_usd"], 6),
         "saved_usd": round(totals["saved_usd"], 6),
-        "budget_exhausted": stopped is not None,
+        "budget_exhausted": isinstance(stopped, BudgetExceededError),
         "output": str(output_path),
     }
     if as_json:
@@ -184,11 +188,18 @@ def score(
             f"{summary['teacher_calls']:,} · spent {dollars(totals['cost_usd'])} · saved "
             f"{dollars(totals['saved_usd'])} · wrote {output_path}"
         )
+    if isinstance(stopped, AuthError):
+        click.echo(
+            f"judgecache: stopped: the teacher refused the credentials: {first_error}", err=True
+        )
+        sys.exit(1)
     if stopped is not None:
         click.echo(f"judgecache: stopped early: {stopped}; rerun to judge the rest", err=True)
         sys.exit(1)
     if errors:
         click.echo(
-            f"judgecache: {errors} pair(s) failed; see the 'error' field in {output_path}", err=True
+            f"judgecache: {errors} pair(s) failed (first: {type(first_error).__name__}: "
+            f"{first_error}); see the 'error' field in {output_path}",
+            err=True,
         )
         sys.exit(1)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from judgecache.envelope import Envelope
 from judgecache.errors import (
+    AuthError,
     BudgetExceededError,
     ConfigError,
     JudgeAPIError,
@@ -138,6 +139,8 @@ class Judge:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._leases = LeaseKeeper(self.store, self._owner, lease_ttl_s)
         self._prices: Any = None
+        # A rejected credential fails every later call the same way: stop calling after the first.
+        self._auth_failure: AuthError | None = None
 
     # ----------------------------------------------------------------- keys and direct access
 
@@ -415,6 +418,8 @@ class Judge:
     ) -> tuple[Envelope, bool]:
         if self.budget.exhausted:
             raise BudgetExceededError(self.budget._describe())
+        if self._auth_failure is not None:
+            raise AuthError(f"not called: {self._auth_failure}", status=self._auth_failure.status)
         raw = lease_or_value(self.store, key, self._owner, self.lease_ttl_s)
         if raw is not None:  # another process or machine paid for it while we waited
             self.ledger.record(self.name, tag, coalesced=1)
@@ -503,6 +508,8 @@ class Judge:
         except BaseException as exc:
             self.budget.commit(0.0)
             self.ledger.record(self.name, tag, errors=1)
+            if isinstance(exc, AuthError):
+                self._auth_failure = exc
             raise _as_judge_error(exc) from exc
         return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
 

@@ -241,3 +241,12 @@ def test_a_call_longer_than_the_lease_ttl_is_not_duplicated(tmp_path: Path) -> N
         verdicts = [first.result(), second.result()]
     assert teacher.calls == 1
     assert sorted(v.cached for v in verdicts) == [False, True]
+
+
+def test_a_rejected_credential_stops_further_calls() -> None:
+    teacher = CountingTeacher(errors=[AuthError("invalid api key", status=401)])
+    judge = make_judge(teacher, concurrency=1)
+    results = judge.score_many_settled(PAIRS[:10])
+    assert teacher.calls == 1  # not ten refused calls
+    assert all(isinstance(r, AuthError) for r in results)
+    assert "invalid api key" in str(results[-1])

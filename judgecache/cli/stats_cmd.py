@@ -35,7 +35,7 @@ def stats(cache_url: str | None, judge_name: str | None, as_json: bool) -> None:
         click.echo(f"no judge activity recorded in {url}")
         return
     click.echo(f"cache {url}")
-    header = f"{'judge':<32} {'tag':<14} {'requests':>9} {'hits':>9} {'calls':>7} {'tokens':>10} {'spent':>11} {'saved':>11}"
+    header = f"{'judge':<32} {'tag':<14} {'requests':>9} {'hits':>9} {'calls':>7} {'errors':>7} {'tokens':>10} {'spent':>11} {'saved':>11}"
     click.echo(header)
     click.echo("-" * len(header))
     for r in rows:
@@ -43,5 +43,5 @@ def stats(cache_url: str | None, judge_name: str | None, as_json: bool) -> None:
         tokens = int(t["input_tokens"] + t["output_tokens"])
         click.echo(
             f"{r.judge[:32]:<32} {r.tag[:14]:<14} {int(t['requests']):>9,} {int(t['hits']):>9,} "
-            f"{int(t['calls']):>7,} {tokens:>10,} {dollars(t['cost_usd']):>11} {dollars(t['saved_usd']):>11}"
+            f"{int(t['calls']):>7,} {int(t['errors']):>7,} {tokens:>10,} {dollars(t['cost_usd']):>11} {dollars(t['saved_usd']):>11}"
         )

@@ -68,6 +68,7 @@ def build_student(
     lora: LoraConfig,
     *,
     lexical: LexicalScorer | None = None,
+    maxsim: bool = False,
 ) -> tuple[StudentModel, Any]:
     """A fresh student: base encoder + LoRA (B = 0, so it starts as the base) + head."""
     from peft import LoraConfig as PeftLoraConfig
@@ -96,5 +97,5 @@ def build_student(
     )
     wrapped = get_peft_model(encoder, peft_cfg)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0))
-    student = StudentModel(wrapped, architecture, n_labels, hidden, lexical=lexical)
+    student = StudentModel(wrapped, architecture, n_labels, hidden, lexical=lexical, maxsim=maxsim)
     return student, tokenizer

@@ -73,6 +73,8 @@ class TrainConfig:
     ``lexical: true`` gives the head lexical features of the pair beside the model's score
     (query-term coverage, BM25 with idf from the training documents, document length; see
     :mod:`judgecache.distill.lexical`), fitted with the head before any LoRA step.
+    ``maxsim: true`` (bi only) also gives it the late-interaction score of the encoder's token
+    vectors (:mod:`judgecache.distill.maxsim`), fitted the same way and adapted by LoRA.
     """
 
     epochs: int = 1
@@ -93,6 +95,7 @@ class TrainConfig:
     init_examples: int = 2000
     progress: bool = True
     lexical: bool = False
+    maxsim: bool = False
 
 
 @dataclass
@@ -183,6 +186,11 @@ class DistillConfig:
                 raise ConfigError(f"{k} must be positive, got {v}")
         if self.train.lr <= 0 or self.train.head_lr <= 0:
             raise ConfigError("train.lr and train.head_lr must be positive")
+        if self.train.maxsim and self.architecture != "bi":
+            raise ConfigError(
+                f"train.maxsim needs architecture 'bi' (token vectors of each side), "
+                f"not {self.architecture!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "config") -> DistillConfig:

@@ -157,6 +157,8 @@ class PairEncoder:
         self.max_length_protected = max_length_protected
         self.protected = protected
         self.pad_id = int(tokenizer.pad_token_id or 0)
+        # [CLS]/[SEP]/[PAD]...: left out of late interaction (they match across any two texts).
+        self.special_ids = frozenset(int(i) for i in getattr(tokenizer, "all_special_ids", []))
         model_max = int(getattr(tokenizer, "model_max_length", 512) or 512)
         self.hard_limit = min(model_max, 512) if model_max < 100_000 else 512
 
@@ -224,7 +226,11 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class StudentModel(nn.Module):
-    """Encoder (with LoRA adapters) + projection (cross only) + ordinal head."""
+    """Encoder (with LoRA adapters) + projection (cross only) + ordinal head.
+
+    ``maxsim`` (bi only) gives the head the late-interaction score of the pair's token vectors
+    (:mod:`judgecache.distill.maxsim`) as its first extra feature, before the lexical ones.
+    """
 
     def __init__(
         self,
@@ -234,30 +240,49 @@ class StudentModel(nn.Module):
         hidden: int,
         *,
         lexical: LexicalScorer | None = None,
+        maxsim: bool = False,
     ) -> None:
         super().__init__()
         if architecture not in ("bi", "cross"):
             raise DistillationError(f"architecture must be 'bi' or 'cross', got {architecture!r}")
+        if maxsim and architecture != "bi":
+            raise DistillationError(
+                "maxsim needs the bi architecture (each side's own token vectors), "
+                f"not {architecture!r}"
+            )
+        self.maxsim = maxsim
         self.encoder = encoder
         self.architecture = architecture
         # Plain data, not a module: the idf table travels as lexical.json, not in the weights.
         self.lexical = lexical
-        self.head = OrdinalHead(n_labels, len(lexical.names) if lexical else 0)
+        self.n_lexical = len(lexical.names) if lexical else 0
+        self.head = OrdinalHead(n_labels, int(maxsim) + self.n_lexical)
         # The cross-encoder's fresh projection: zero-initialised so step 0 predicts the prior.
         self.proj = nn.Linear(hidden, 1) if architecture == "cross" else None
         if self.proj is not None:
             nn.init.zeros_(self.proj.weight)
             nn.init.zeros_(self.proj.bias)
 
+    @property
+    def extra_names(self) -> list[str]:
+        """Names of the head's extra features, in the order it reads them."""
+        return (["maxsim"] if self.maxsim else []) + (
+            list(self.lexical.names) if self.lexical else []
+        )
+
     def embed(self, batch: Batch) -> torch.Tensor:
+        return mean_pool(self.token_states(batch), batch.attention_mask)
+
+    def token_states(self, batch: Batch) -> torch.Tensor:
+        """The encoder's last hidden states ``[n, L, hidden]`` (not pooled, not normalised)."""
         kwargs: dict[str, torch.Tensor] = {
             "input_ids": batch.input_ids,
             "attention_mask": batch.attention_mask,
         }
         if batch.token_type_ids is not None:
             kwargs["token_type_ids"] = batch.token_type_ids
-        out = self.encoder(**kwargs)
-        return mean_pool(out.last_hidden_state, batch.attention_mask)
+        hidden: torch.Tensor = self.encoder(**kwargs).last_hidden_state
+        return hidden
 
     def raw_score(self, batch: Batch) -> torch.Tensor:
         """Cross-encoder score ``s`` for joint rows."""

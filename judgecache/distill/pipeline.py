@@ -45,6 +45,7 @@ from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_mod
 from judgecache.distill.scoring import (
     encode_pairs,
     extra_features,
+    head_inputs,
     pair_features,
     positive_index,
     predict_logits,
@@ -186,7 +187,7 @@ def run_distill(
             (p.first, p.second)[doc_side] for p in prep.splits["train"].pairs
         )
     model, tokenizer = build_student(
-        prep.base, cfg.architecture, len(values), cfg.lora, lexical=lexical
+        prep.base, cfg.architecture, len(values), cfg.lora, lexical=lexical, maxsim=cfg.train.maxsim
     )
     pe = PairEncoder(
         tokenizer,
@@ -219,9 +220,18 @@ def run_distill(
         # One pass of the base over the init pairs serves both heads.
         zero_shot.eval()
         with torch.no_grad():
-            zs_feats = pair_features(zero_shot, pe, zs_train, device).float().cpu()
+            if model.maxsim:
+                # The student's step-0 encoder is the base (LoRA B = 0): the same pass gives the
+                # zero-shot cosine and the MaxSim feature.
+                model.eval()
+                zs_feats, st_extra = head_inputs(model, pe, zs_train, device)
+                zs_feats = zs_feats.float().cpu()
+                st_extra = None if st_extra is None else st_extra.float().cpu()
+            else:
+                zs_feats = pair_features(zero_shot, pe, zs_train, device).float().cpu()
+                st_extra = extra_features(model, zs_train)
         init_info = fit_head(zero_shot, zs_feats, None, init_targets)
-        student_init = fit_head(model, zs_feats, extra_features(model, zs_train), init_targets)
+        student_init = fit_head(model, zs_feats, st_extra, init_targets)
     else:
         init_info = init_head(zero_shot, pe, zs_train, init_targets, device)
         student_init = init_head(
@@ -290,6 +300,7 @@ def run_distill(
         base_model=cfg.base_model if cfg.base_model != "default" else "default",
         teacher=prep.labels.judge.as_dict(),
         lexical=list(lexical.names) if lexical else [],
+        maxsim=cfg.train.maxsim,
     )
     humans = {}
     for path in cfg.eval.human_qrels:
@@ -352,6 +363,7 @@ def run_distill(
             "head_init": init_info,
             "student_head_init": student_init,
             "lexical": list(lexical.names) if lexical else [],
+            "maxsim": cfg.train.maxsim,
             "device": str(device),
             "threads": torch.get_num_threads(),
         },

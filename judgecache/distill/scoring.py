@@ -2,7 +2,8 @@
 
 Cost control lives here: each unique text is encoded once per call, rows are sorted by length so a
 batch pads to nearly nothing, and the bi-encoder's document embeddings can be kept in a bounded
-cache across calls (a document judged against many queries is encoded once).
+cache across calls (a document judged against many queries is encoded once). With MaxSim on, the
+cache also keeps each document's content-token vectors (only then: they cost ~L times the memory).
 
 Example:
     >>> from judgecache.distill.scoring import positive_index
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from judgecache.distill.lexical import LexicalScorer
-from judgecache.distill.model import PairEncoder, StudentModel, cosine
+from judgecache.distill.maxsim import content_mask, maxsim, pad_tokens
+from judgecache.distill.model import PairEncoder, StudentModel, cosine, mean_pool
 from judgecache.errors import DistillationError
 
 
@@ -76,8 +78,8 @@ def encode_pairs(
 
 
 def extra_features(model: StudentModel, encoded: Sequence[EncodedPair]) -> torch.Tensor | None:
-    """The ``[n, n_extra]`` lexical features the head reads, or None when it reads none."""
-    n = model.head.n_extra
+    """The ``[n, n_lexical]`` lexical features the head reads, or None when it reads none."""
+    n = model.n_lexical
     if not n:
         return None
     bad = next((i for i, e in enumerate(encoded) if len(e.extra) != n), None)
@@ -95,15 +97,70 @@ def _embed_unique(
     rows: Sequence[tuple[int, ...]],
     device: torch.device,
     batch_size: int,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Pooled embeddings ``[n, h]``; with ``model.maxsim`` also each row's normalised content
+    token vectors ``[T_i, h]`` (an empty list otherwise)."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+    toks: list[torch.Tensor] = [torch.empty(0)] * len(rows) if model.maxsim else []
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        emb = model.embed(pe.pad([list(rows[i]) for i in idx]).to(device))
+        batch = pe.pad([list(rows[i]) for i in idx]).to(device)
+        hidden = model.token_states(batch)
+        emb = mean_pool(hidden, batch.attention_mask)
+        if model.maxsim:
+            keep = content_mask(batch.input_ids, batch.attention_mask, pe.special_ids)
+            unit = torch.nn.functional.normalize(hidden, dim=-1)
         for j, i in enumerate(idx):
             out[i] = emb[j]
-    return torch.stack(out)
+            if model.maxsim:
+                toks[i] = unit[j][keep[j]]
+    return torch.stack(out), toks
+
+
+def _bi_inputs(
+    model: StudentModel,
+    pe: PairEncoder,
+    encoded: Sequence[EncodedPair],
+    device: torch.device,
+    batch_size: int,
+    cache: EmbeddingCache | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Cosine per pair and, with ``model.maxsim``, the MaxSim score (protected side = query)."""
+    uniq1 = list(dict.fromkeys(e.first for e in encoded))
+    uniq2 = list(dict.fromkeys(e.second for e in encoded))
+    emb1, tok1 = _embed_unique(model, pe, uniq1, device, batch_size)
+    if cache is None:
+        emb2, tok2 = _embed_unique(model, pe, uniq2, device, batch_size)
+    else:
+        missing = [r for r in uniq2 if r not in cache]
+        if missing:
+            fresh, fresh_tok = _embed_unique(model, pe, missing, device, batch_size)
+            for k, (r, v) in enumerate(zip(missing, fresh, strict=True)):
+                # Row 0 is the pooled vector, rows 1.. the token vectors (maxsim only).
+                cache.put(r, torch.cat([v[None], fresh_tok[k]]) if model.maxsim else v)
+        hits = [cache.get(r) for r in uniq2]
+        if model.maxsim:
+            emb2, tok2 = torch.stack([h[0] for h in hits]), [h[1:] for h in hits]
+        else:
+            emb2, tok2 = torch.stack(hits), []
+    pos1 = {r: i for i, r in enumerate(uniq1)}
+    pos2 = {r: i for i, r in enumerate(uniq2)}
+    at1 = [pos1[e.first] for e in encoded]
+    at2 = [pos2[e.second] for e in encoded]
+    cos = cosine(emb1[at1], emb2[at2])
+    if not model.maxsim:
+        return cos, None
+    q_tok, q_at, d_tok, d_at = (
+        (tok1, at1, tok2, at2) if pe.protected == 0 else (tok2, at2, tok1, at1)
+    )
+    scores: list[torch.Tensor] = []
+    # Blocks of pairs: a padded [pairs, tokens, hidden] copy of a 2048-pair chunk is too big.
+    for start in range(0, len(encoded), 256):
+        q, qm = pad_tokens([q_tok[i] for i in q_at[start : start + 256]])
+        d, dm = pad_tokens([d_tok[i] for i in d_at[start : start + 256]])
+        scores.append(maxsim(q, qm, d, dm))
+    return cos, torch.cat(scores)
 
 
 def bi_cosines(
@@ -116,23 +173,7 @@ def bi_cosines(
     cache: EmbeddingCache | None = None,
 ) -> torch.Tensor:
     """Cosine of each pair's two embeddings; each unique side encoded once (differentiable)."""
-    uniq1 = list(dict.fromkeys(e.first for e in encoded))
-    uniq2 = list(dict.fromkeys(e.second for e in encoded))
-    emb1 = _embed_unique(model, pe, uniq1, device, batch_size)
-    if cache is None:
-        emb2 = _embed_unique(model, pe, uniq2, device, batch_size)
-    else:
-        missing = [r for r in uniq2 if r not in cache]
-        if missing:
-            fresh = _embed_unique(model, pe, missing, device, batch_size)
-            for r, v in zip(missing, fresh, strict=True):
-                cache.put(r, v)
-        emb2 = torch.stack([cache.get(r) for r in uniq2])
-    pos1 = {r: i for i, r in enumerate(uniq1)}
-    pos2 = {r: i for i, r in enumerate(uniq2)}
-    a = emb1[[pos1[e.first] for e in encoded]]
-    b = emb2[[pos2[e.second] for e in encoded]]
-    return cosine(a, b)
+    return _bi_inputs(model, pe, encoded, device, batch_size, cache)[0]
 
 
 def pair_features(
@@ -156,6 +197,31 @@ def pair_features(
     return torch.cat(scores)
 
 
+def head_inputs(
+    model: StudentModel,
+    pe: PairEncoder,
+    encoded: Sequence[EncodedPair],
+    device: torch.device,
+    *,
+    batch_size: int = 64,
+    cache: EmbeddingCache | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Everything the head reads: the score and ``[n, n_extra]`` extras (MaxSim, then lexical).
+
+    One encoder pass gives both the cosine and the MaxSim score (differentiable).
+    """
+    mx: torch.Tensor | None = None
+    if model.architecture == "bi":
+        score, mx = _bi_inputs(model, pe, encoded, device, batch_size, cache)
+    else:
+        score = pair_features(model, pe, encoded, device, batch_size=batch_size)
+    lex = extra_features(model, encoded)
+    parts = [p for p in (None if mx is None else mx.unsqueeze(-1), lex) if p is not None]
+    if not parts:
+        return score, None
+    return score, torch.cat([p.to(score.device, score.dtype) for p in parts], dim=-1)
+
+
 @torch.no_grad()
 def predict_logits(
     model: StudentModel,
@@ -173,13 +239,10 @@ def predict_logits(
     out = torch.empty((len(encoded), model.head.cuts().numel()))
     for start in range(0, len(order), chunk):
         idx = order[start : start + chunk]
-        feats = pair_features(
+        feats, extra = head_inputs(
             model, pe, [encoded[i] for i in idx], device, batch_size=batch_size, cache=cache
         )
-        extra = extra_features(model, [encoded[i] for i in idx])
-        out[idx] = (
-            model.head(feats, None if extra is None else extra.to(feats.device)).float().cpu()
-        )
+        out[idx] = model.head(feats, extra).float().cpu()
     return out
 
 

@@ -3,7 +3,8 @@
 An artifact directory holds ``adapter/`` (peft LoRA weights), ``head.safetensors`` (the freshly
 trained head and projection), ``tokenizer/``, ``student.json``, ``calibration.json``,
 ``thresholds.json`` and, when the head reads lexical features, ``lexical.json`` (their idf table)
--- JSON and safetensors only, never pickle. ``export_merged`` writes a
+-- JSON and safetensors only, never pickle. ``student.json``'s ``maxsim`` (absent = false in
+students saved before it existed) says whether the head also reads the MaxSim feature. ``export_merged`` writes a
 stand-alone copy with LoRA merged into the encoder weights (no peft or base model needed to load).
 
 Example (with an artifact directory made by ``judgecache distill``)::
@@ -69,6 +70,7 @@ class StudentSpec:
     version: str = ""
     merged: bool = False
     lexical: list[str] = field(default_factory=list)
+    maxsim: bool = False
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,8 +242,18 @@ def load_predictor(
             f"{root}: student.json names lexical features {spec.lexical}, lexical.json "
             f"computes {list(lexical.names)}"
         )
-    model = StudentModel(encoder, spec.architecture, len(spec.labels), hidden, lexical=lexical)
-    model.load_head_state(load_file(str(root / "head.safetensors")))
+    model = StudentModel(
+        encoder, spec.architecture, len(spec.labels), hidden, lexical=lexical, maxsim=spec.maxsim
+    )
+    head = load_file(str(root / "head.safetensors"))
+    saved = head.get("head.extra_weight")
+    n_saved = 0 if saved is None else int(saved.numel())
+    if n_saved != model.head.n_extra:
+        raise DistillationError(
+            f"{root}: head.safetensors reads {n_saved} extra features, student.json describes "
+            f"{model.head.n_extra} ({model.extra_names}); check its 'maxsim' and 'lexical'"
+        )
+    model.load_head_state(head)
     model.eval()
     if int8:
         if resolve_device(device).type != "cpu":

@@ -35,7 +35,7 @@ from judgecache.distill.model import PairEncoder, StudentModel
 from judgecache.distill.scoring import (
     EncodedPair,
     extra_features,
-    pair_features,
+    head_inputs,
     predict_logits,
 )
 from judgecache.errors import DistillationError
@@ -138,7 +138,9 @@ def init_head(
     if model.architecture == "cross":
         feats = torch.zeros(len(encoded))
     else:
-        feats = pair_features(model, pe, encoded, device, batch_size=batch_size).float().cpu()
+        feats, extra = head_inputs(model, pe, encoded, device, batch_size=batch_size)
+        feats = feats.float().cpu()
+        extra = None if extra is None else extra.float().cpu()
     return fit_head(model, feats, extra, targets, fit_scale=model.architecture == "bi")
 
 
@@ -185,8 +187,8 @@ def fit_head(
     weights = weight.detach().tolist()
     model.head.set_cuts(ordered, float(scale.detach()), weights if n_extra else None)
     info = {"scale": float(scale.detach()), "init_loss": float(loss.detach())}
-    if model.lexical is not None and n_extra:
-        info.update({f"w_{n}": w for n, w in zip(model.lexical.names, weights, strict=True)})
+    if n_extra:
+        info.update({f"w_{n}": w for n, w in zip(model.extra_names, weights, strict=True)})
     return info
 
 
@@ -371,9 +373,8 @@ def train_student(
                     continue  # already done before the resume point
                 model.train()
                 items = [train[i] for i in batch]
-                feats = pair_features(model, pe, items, device, batch_size=len(items))
-                extra = extra_features(model, items)
-                logits = model.head(feats, None if extra is None else extra.to(device))
+                feats, extra = head_inputs(model, pe, items, device, batch_size=len(items))
+                logits = model.head(feats, extra)
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(
                     logits, train_targets[batch].to(device)
                 )

@@ -41,7 +41,7 @@ def quickstart(
 ) -> None:
     """Judge real text (this Python's documentation) through the embedded diskcache, judge it again
     for free, distill a student from the cached labels, serve it on shifted traffic, and write a drift
-    report comparing student and teacher. About 5 minutes on 2 CPU cores (--small: about 2)."""
+    report comparing student and teacher. About 8 minutes on 2 CPU cores (--small: about 4)."""
     from judgecache.quickstart.run import run_quickstart
 
     summary = run_quickstart(

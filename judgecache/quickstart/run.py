@@ -6,7 +6,7 @@
 4. The student serving "production" traffic from another part of the docs (a shifted sample), its
    decisions logged, and a drift report comparing student and teacher on that shift.
 
-Example (about 5 minutes on 2 CPU cores; ``small=True`` takes about 2)::
+Example (about 8 minutes on 2 CPU cores; ``small=True`` takes about 4)::
 
     from pathlib import Path
     from judgecache.quickstart.run import run_quickstart

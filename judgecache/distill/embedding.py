@@ -30,9 +30,9 @@ import numpy as np
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import encode_pairs, pair_features
 from judgecache.distill.train import resolve_device
-from judgecache.errors import ConfigError, InputError
+from judgecache.errors import ConfigError
 from judgecache.judges.rubric import Rubric
-from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.teacher import BatchTeacher, TeacherAnswer, valid_pairs
 from judgecache.keys import JudgeIdentity
 
 RELEVANCE_CUTS = (0.30, 0.47, 0.60)
@@ -69,7 +69,7 @@ def cuts_for(rubric: Rubric) -> tuple[float, ...]:
     )
 
 
-class EmbeddingTeacher(Teacher):
+class EmbeddingTeacher(BatchTeacher):
     """Judges a pair by the cosine of its two mean-pooled embeddings (no training at all)."""
 
     def __init__(
@@ -87,10 +87,6 @@ class EmbeddingTeacher(Teacher):
         self.device = resolve_device(device)
         self.model.to(self.device)
         self.batch_size = batch_size
-
-    @property
-    def batched(self) -> bool:
-        return True
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         # No prompt is read; the label mapping is what shapes the answer.
@@ -127,29 +123,12 @@ class EmbeddingTeacher(Teacher):
                 out[idx] = feats.float().cpu().numpy()
         return out
 
-    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
-        result = self.judge_batch(rubric, [inputs])[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
     def judge_batch(
         self, rubric: Rubric, batch: Sequence[Mapping[str, str]]
     ) -> list[TeacherAnswer | BaseException]:
         cuts = cuts_for(rubric)
         pivot = cuts[len(cuts) // 2] if len(cuts) > 1 else cuts[0]
-        a, b = rubric.fields
-        out: list[TeacherAnswer | BaseException] = [InputError("not judged")] * len(batch)
-        good: list[int] = []
-        pairs: list[tuple[str, str]] = []
-        for i, inputs in enumerate(batch):
-            try:
-                clean = rubric.inputs(inputs.get(a), inputs.get(b))
-            except InputError as exc:
-                out[i] = exc
-                continue
-            good.append(i)
-            pairs.append((clean[a], clean[b]))
+        out, good, pairs = valid_pairs(rubric, batch)
         cos = self.cosines(rubric, pairs) if pairs else np.zeros(0)
         for i, c in zip(good, cos, strict=True):
             grade = sum(1 for cut in cuts if c >= cut)

@@ -46,7 +46,7 @@ from judgecache.distill.train import labels_from_logits, resolve_device
 from judgecache.envelope import Label
 from judgecache.errors import ConfigError, DistillationError, InputError
 from judgecache.judges.rubric import Rubric, get_rubric
-from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.teacher import BatchTeacher, TeacherAnswer, valid_pairs
 from judgecache.keys import JudgeIdentity
 
 FORMAT = 1
@@ -312,7 +312,7 @@ def export_merged(path: str | Path, out: str | Path) -> Path:
     return dest
 
 
-class StudentTeacher(Teacher):
+class StudentTeacher(BatchTeacher):
     """A distilled student behind the Teacher API (so it can sit behind the cache or a cascade).
 
     Identity: ``student:<name>@<version>`` where the version hashes the adapter, head, calibration
@@ -329,10 +329,6 @@ class StudentTeacher(Teacher):
         self.identity = JudgeIdentity(
             "student", spec.name, spec.version + ("+int8" if int8 else "")
         )
-
-    @property
-    def batched(self) -> bool:
-        return True
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         # The student reads no prompt: only the task shape matters to its answer.
@@ -357,28 +353,11 @@ class StudentTeacher(Teacher):
             return self.rubric.positive_from if value else self.rubric.labels[0]
         return int(value)
 
-    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
-        result = self.judge_batch(rubric, [inputs])[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
     def judge_batch(
         self, rubric: Rubric, batch: Sequence[Mapping[str, str]]
     ) -> list[TeacherAnswer | BaseException]:
         self._check(rubric)
-        a, b = rubric.fields
-        out: list[TeacherAnswer | BaseException] = [InputError("not judged")] * len(batch)
-        good: list[int] = []
-        pairs: list[tuple[str, str]] = []
-        for i, inputs in enumerate(batch):
-            try:
-                clean = rubric.inputs(inputs.get(a), inputs.get(b))
-            except InputError as exc:
-                out[i] = exc
-                continue
-            good.append(i)
-            pairs.append((clean[a], clean[b]))
+        out, good, pairs = valid_pairs(rubric, batch)
         try:
             encoded = self.predictor.encode(pairs)
         except InputError:

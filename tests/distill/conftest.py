@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from distill_rows import FILLER, TOPICS, make_rows, write_jsonl
 
 torch = pytest.importorskip("torch", reason="the distill extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the distill extra is not installed")
 pytest.importorskip("peft", reason="the distill extra (peft) is not installed")
-
-TOPICS = [
-    "apple",
-    "river",
-    "engine",
-    "violin",
-    "planet",
-    "bread",
-    "tiger",
-    "winter",
-    "copper",
-    "garden",
-]
-FILLER = ["the", "a", "of", "and", "is", "about", "with", "some", "text", "words", "here", "more"]
 
 
 def _vocab() -> list[str]:
@@ -62,56 +46,6 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     BertModel(cfg, add_pooling_layer=False).save_pretrained(str(root))
     return root
-
-
-def make_rows(
-    n: int = 240,
-    *,
-    task: str = "relevance",
-    seed: int = 0,
-    n_groups: int = 10,
-    judge: dict[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """A synthetic but learnable task: the grade is how much of the topic the doc mentions."""
-    rng = random.Random(seed)
-    judge = judge or {"provider": "replay", "model": "synthetic", "version": ""}
-    rows = []
-    for i in range(n):
-        topic = TOPICS[i % n_groups]
-        grade = rng.randrange(4)
-        other = rng.choice([t for t in TOPICS if t != topic])
-        words = [rng.choice(FILLER) for _ in range(rng.randrange(3, 9))]
-        doc_words = [topic] * grade + [other] * (3 - grade) + words
-        rng.shuffle(doc_words)
-        doc = " ".join(doc_words)
-        if task == "relevance":
-            inputs = {"query": f"what about {topic}", "doc": doc}
-            label: int = grade
-        else:
-            inputs = {
-                "context": doc,
-                "answer": f"claim {topic}" if grade >= 2 else f"claim {other}",
-            }
-            label = int(grade >= 2)
-        rows.append(
-            {
-                "key": f"k{i}",
-                "task": task,
-                "rubric": task,
-                "judge": judge,
-                "inputs": inputs,
-                "label": label,
-                "score": None,
-                "source": "import",
-                "meta": {"qid": str(i % n_groups), "docid": f"d{i}"},
-            }
-        )
-    return rows
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_rows, write_jsonl
+from distill_rows import make_rows, write_jsonl
 
 from judgecache.distill.config import DistillConfig
 from judgecache.distill.data import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_rows, write_jsonl
+from distill_rows import make_rows, write_jsonl
 
 from judgecache.cli.distill_cmd import distill
 from judgecache.cli.evaluate_cmd import evaluate

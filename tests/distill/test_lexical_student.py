@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_rows
+from distill_rows import make_rows
 from test_training import tiny_config
 
 from judgecache.distill.data import labels_from_rows

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_rows
+from distill_rows import make_rows
 from test_training import tiny_config
 
 from judgecache.distill.build import build_student

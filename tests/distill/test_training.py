@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import make_rows
+from distill_rows import make_rows
 from safetensors.torch import load_file
 
 from judgecache.distill.config import DistillConfig

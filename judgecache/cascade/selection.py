@@ -247,20 +247,7 @@ def band_for_disagreement(
     width = table.hi[eligible] - table.lo[eligible]
     order = np.lexsort((width[passing], upper[passing], table.escalated[eligible][passing]))
     j = int(passing[order[0]])
-    band, escalated, kept, dis = _pick(table, int(eligible[j]))
-    return BandSelection(
-        band=band,
-        target=target,
-        n=data.n,
-        escalated=escalated,
-        kept=kept,
-        kept_disagreements=dis,
-        disagreement_upper=float(upper[j]),
-        candidates_checked=len(eligible),
-        meets_target=True,
-        data=_summary(data, source),
-        frontier=_frontier(table),
-    )
+    return _selection(table, data, int(eligible[j]), target, float(upper[j]), len(eligible), source)
 
 
 def band_for_budget(
@@ -298,23 +285,37 @@ def band_for_budget(
     )
     rate = table.kept_disagreements[eligible] / table.kept[eligible]
     j = int(np.lexsort((table.escalated[eligible], upper, rate))[0])
-    band, escalated, kept, dis = _pick(table, int(eligible[j]))
+    target = {
+        "kind": "escalation",
+        "max_escalation": max_escalation,
+        "confidence": confidence,
+        "scope": "kept",
+        "correction": correction,
+        "grid": grid,
+    }
+    return _selection(table, data, int(eligible[j]), target, float(upper[j]), len(eligible), source)
+
+
+def _selection(
+    table: BandTable,
+    data: CalibrationData,
+    index: int,
+    target: dict[str, Any],
+    upper: float,
+    candidates: int,
+    source: Mapping[str, Any] | None,
+) -> BandSelection:
+    """The chosen band (row ``index`` of the scan) with its bound and the data behind it."""
+    band, escalated, kept, dis = _pick(table, index)
     return BandSelection(
         band=band,
-        target={
-            "kind": "escalation",
-            "max_escalation": max_escalation,
-            "confidence": confidence,
-            "scope": "kept",
-            "correction": correction,
-            "grid": grid,
-        },
+        target=target,
         n=data.n,
         escalated=escalated,
         kept=kept,
         kept_disagreements=dis,
-        disagreement_upper=float(upper[j]),
-        candidates_checked=len(eligible),
+        disagreement_upper=upper,
+        candidates_checked=candidates,
         meets_target=True,
         data=_summary(data, source),
         frontier=_frontier(table),

@@ -51,3 +51,35 @@ def interval(d: Mapping[str, Any] | None, digits: int = 3) -> str:
 def title(name: str) -> str:
     """A section's display title (unknown sections: the key, capitalised)."""
     return SECTION_TITLES.get(name, name.replace("_", " ").capitalize())
+
+
+TREND_HEADERS = ["period", "status", "agreement", "kappa", "PSI", "labels"]
+
+
+def trend_cells(row: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+    """One trend row for any renderer: (period, status, formatted numbers); the renderer escapes
+    the first two its own way.
+
+    >>> trend_cells({"period": "2025-W02", "status": "pass", "agreement": 0.9, "kappa": 0.8})[2][1]
+    '0.800'
+    """
+    agreement = interval(
+        {
+            "estimate": row.get("agreement"),
+            "low": row.get("agreement_low"),
+            "high": row.get("agreement_high"),
+        }
+    )
+    numbers = [agreement, num(row.get("kappa")), num(row.get("psi")), num(row.get("n_labelled"))]
+    return str(row.get("period")), str(row.get("status")), numbers
+
+
+def ordered_sections(sections: Mapping[str, Any]) -> list[str]:
+    """Section names in report order: the known ones first, then any others as they come.
+
+    >>> ordered_sections({"zeta": 1, "agreement": 2})[-1]
+    'zeta'
+    """
+    return [n for n in KNOWN_SECTIONS if n in sections] + [
+        n for n in sections if n not in KNOWN_SECTIONS
+    ]

@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from judgecache.drift import plots
-from judgecache.drift.fmt import KNOWN_SECTIONS, interval, num, title
+from judgecache.drift.fmt import (
+    TREND_HEADERS,
+    interval,
+    num,
+    ordered_sections,
+    title,
+    trend_cells,
+)
 from judgecache.drift.fmt_cascade import summary_rows, trend_rows
 from judgecache.errors import MissingDependencyError
 
@@ -337,30 +344,15 @@ def render_html(report: Mapping[str, Any]) -> str:
             "<h2>Agreement trend</h2>"
             + _img(lambda: plots.trend_png(trend), "agreement trend")
             + _table(
-                ["period", "status", "agreement", "kappa", "PSI", "labels"],
+                TREND_HEADERS,
                 [
-                    [
-                        esc(r.get("period")),
-                        _badge(str(r.get("status"))),
-                        interval(
-                            {
-                                "estimate": r.get("agreement"),
-                                "low": r.get("agreement_low"),
-                                "high": r.get("agreement_high"),
-                            }
-                        ),
-                        num(r.get("kappa")),
-                        num(r.get("psi")),
-                        num(r.get("n_labelled")),
-                    ]
-                    for r in trend
+                    [esc(period), _badge(status), *numbers]
+                    for period, status, numbers in map(trend_cells, trend)
                 ],
             )
         )
     sections = report.get("sections", {})
-    names = [n for n in KNOWN_SECTIONS if n in sections] + [
-        n for n in sections if n not in KNOWN_SECTIONS
-    ]
+    names = ordered_sections(sections)
     body = "".join(
         f'<h2 id="{esc(n)}">{esc(title(n))}</h2>' + _RENDER.get(n, _generic)(sections[n])
         for n in names

@@ -16,7 +16,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from judgecache.drift.fmt import KNOWN_SECTIONS, interval, num, title
+from judgecache.drift.fmt import (
+    TREND_HEADERS,
+    interval,
+    num,
+    ordered_sections,
+    title,
+    trend_cells,
+)
 from judgecache.drift.fmt_cascade import summary_rows, trend_rows
 
 # Inline markup only: data never starts a line, so list and heading markers need no escape.
@@ -250,29 +257,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if trend:
         lines += ["", "## Trend", ""]
         lines += _table(
-            ["period", "status", "agreement", "kappa", "PSI", "labels"],
+            TREND_HEADERS,
             [
-                [
-                    md_escape(r.get("period")),
-                    md_escape(r.get("status")),
-                    interval(
-                        {
-                            "estimate": r.get("agreement"),
-                            "low": r.get("agreement_low"),
-                            "high": r.get("agreement_high"),
-                        }
-                    ),
-                    num(r.get("kappa")),
-                    num(r.get("psi")),
-                    num(r.get("n_labelled")),
-                ]
-                for r in trend
+                [md_escape(period), md_escape(status), *numbers]
+                for period, status, numbers in map(trend_cells, trend)
             ],
         )
     sections = report.get("sections", {})
-    names = [n for n in KNOWN_SECTIONS if n in sections] + [
-        n for n in sections if n not in KNOWN_SECTIONS
-    ]
+    names = ordered_sections(sections)
     for name in names:
         lines += ["", f"## {md_escape(title(name))}", ""]
         lines += _RENDER.get(name, _generic)(sections[name])

@@ -485,9 +485,7 @@ class Judge:
             writes: dict[str, str] = {}
             for key, answer in zip(chunk, answers, strict=True):
                 if isinstance(answer, BaseException):
-                    self.budget.commit(0.0)
-                    self.ledger.record(self.name, tag, errors=1)
-                    out[key] = _as_judge_error(answer)
+                    out[key] = self._teacher_failed(answer, tag)
                 else:
                     try:
                         env = self._envelope(missing[key], answer, latency, tag)
@@ -506,11 +504,7 @@ class Judge:
         try:
             answer = self.retry.call(lambda: self.teacher.judge(self.rubric, inputs))
         except BaseException as exc:
-            self.budget.commit(0.0)
-            self.ledger.record(self.name, tag, errors=1)
-            if isinstance(exc, AuthError):
-                self._auth_failure = exc
-            raise _as_judge_error(exc) from exc
+            raise self._teacher_failed(exc, tag) from exc
         return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
 
     async def _acall_teacher(self, inputs: dict[str, str], tag: str | None) -> Envelope:
@@ -518,10 +512,16 @@ class Judge:
         try:
             answer = await self.retry.acall(lambda: self.teacher.ajudge(self.rubric, inputs))
         except BaseException as exc:
-            self.budget.commit(0.0)
-            self.ledger.record(self.name, tag, errors=1)
-            raise _as_judge_error(exc) from exc
+            raise self._teacher_failed(exc, tag) from exc
         return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
+
+    def _teacher_failed(self, exc: BaseException, tag: str | None) -> JudgecacheError:
+        """Account for a failed call (it used its budget slot) and return the error to raise."""
+        self.budget.commit(0.0)
+        self.ledger.record(self.name, tag, errors=1)
+        if isinstance(exc, AuthError):
+            self._auth_failure = exc
+        return _as_judge_error(exc)
 
     def _envelope(
         self, inputs: dict[str, str], answer: TeacherAnswer, latency_s: float, tag: str | None

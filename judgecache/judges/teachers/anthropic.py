@@ -34,11 +34,12 @@ from judgecache.judges.teachers.http import (
     HTTPTeacher,
     PreparedRequest,
     Transport,
+    add_extra_params,
     api_key_from_env,
     int_field,
     shape_error,
 )
-from judgecache.keys import OUTPUT_AFFECTING_PARAMS, JudgeIdentity
+from judgecache.keys import JudgeIdentity
 from judgecache.prices import PriceTable
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -84,15 +85,7 @@ class AnthropicTeacher(HTTPTeacher):
         self._params: dict[str, Any] = {"max_tokens": int(max_tokens)}
         if temperature is not None:
             self._params["temperature"] = float(temperature)
-        for name, value in (extra_params or {}).items():
-            if name in _EXPLICIT or name not in OUTPUT_AFFECTING_PARAMS:
-                allowed = sorted(OUTPUT_AFFECTING_PARAMS - _EXPLICIT)
-                raise ConfigError(
-                    f"extra_params: {name!r} is not allowed (set the named argument instead, or "
-                    f"use one of {allowed})"
-                )
-            if value is not None:
-                self._params[name] = value
+        add_extra_params(self._params, extra_params, _EXPLICIT)
         super().__init__(timeout_s=timeout_s, transport=transport, prices=prices)
 
     def key_params(self) -> dict[str, Any]:

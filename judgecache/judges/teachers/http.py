@@ -34,6 +34,7 @@ import httpx
 from judgecache.envelope import Usage
 from judgecache.errors import (
     AuthError,
+    ConfigError,
     JudgeAPIError,
     RateLimitError,
     ServerError,
@@ -43,6 +44,7 @@ from judgecache.errors import (
 from judgecache.judges.parsing import parse_output
 from judgecache.judges.rubric import Rubric
 from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.keys import OUTPUT_AFFECTING_PARAMS
 from judgecache.prices import PriceTable, default_prices
 
 Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
@@ -337,3 +339,26 @@ def int_field(data: Mapping[str, Any], name: str) -> int:
     """A non-negative integer usage counter, 0 when absent (local servers often omit usage)."""
     value = data.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def add_extra_params(
+    params: dict[str, Any], extra: Mapping[str, Any] | None, reserved: frozenset[str]
+) -> None:
+    """Add ``extra`` request parameters to ``params``, refusing any outside the key allow-list.
+
+    A parameter that changes answers but not the key would poison the cache; ``reserved`` are the
+    teacher's named arguments, which must be set as such.
+
+    >>> p = {"temperature": 0.0}
+    >>> add_extra_params(p, {"top_p": 0.9}, frozenset({"temperature"})); p["top_p"]
+    0.9
+    """
+    for name, value in (extra or {}).items():
+        if name in reserved or name not in OUTPUT_AFFECTING_PARAMS:
+            allowed = sorted(OUTPUT_AFFECTING_PARAMS - reserved)
+            raise ConfigError(
+                f"extra_params: {name!r} is not allowed (set the named argument instead, or "
+                f"use one of {allowed})"
+            )
+        if value is not None:
+            params[name] = value

@@ -44,11 +44,12 @@ from judgecache.judges.teachers.http import (
     HTTPTeacher,
     PreparedRequest,
     Transport,
+    add_extra_params,
     api_key_from_env,
     int_field,
     shape_error,
 )
-from judgecache.keys import OUTPUT_AFFECTING_PARAMS, JudgeIdentity
+from judgecache.keys import JudgeIdentity
 from judgecache.prices import PriceTable
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -145,15 +146,8 @@ class OpenAICompatibleTeacher(HTTPTeacher):
                 raise ConfigError(f"top_logprobs must be in 1..20, got {top_logprobs!r}")
             params["logprobs"] = True
             params["top_logprobs"] = top_logprobs
-        for name, value in (extra_params or {}).items():
-            if name in _EXPLICIT or name not in OUTPUT_AFFECTING_PARAMS or name == "system":
-                allowed = sorted(OUTPUT_AFFECTING_PARAMS - _EXPLICIT - {"system"})
-                raise ConfigError(
-                    f"extra_params: {name!r} is not allowed (set the named argument instead, or "
-                    f"use one of {allowed})"
-                )
-            if value is not None:
-                params[name] = value
+        # The system prompt comes from the rubric, never from extra parameters.
+        add_extra_params(params, extra_params, _EXPLICIT | {"system"})
         return params
 
     def key_params(self) -> dict[str, Any]:

@@ -189,6 +189,9 @@ def run_distill(
     model, tokenizer = build_student(
         prep.base, cfg.architecture, len(values), cfg.lora, lexical=lexical, maxsim=cfg.train.maxsim
     )
+    # On the device before the first forward pass: head fitting and the zero-shot baseline run
+    # the encoder too, not only the training loop.
+    model.to(device)
     pe = PairEncoder(
         tokenizer,
         max_length=cfg.train.max_length,
@@ -207,7 +210,7 @@ def run_distill(
     # The zero-shot baseline: the base's own cosine (adapters are still zero here), head fitted
     # on training labels. For the bi-encoder without lexical features this *is* the student at
     # step 0; with them, step 0 is the same cosine plus the fitted lexical features.
-    zero_shot = StudentModel(model.encoder, "bi", len(values), 1)
+    zero_shot = StudentModel(model.encoder, "bi", len(values), 1).to(device)
     eval_names = ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]]
     if cfg.architecture == "bi":
         zs_enc = enc

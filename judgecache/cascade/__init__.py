@@ -2,7 +2,8 @@
 
 The cascade judge itself is :class:`judgecache.judges.cascade.CascadeTeacher` (spec
 ``cascade:student:PATH>openai:gpt-4o``). This package holds the pure parts: :class:`Band`,
-band selection on calibration arrays (:func:`band_for_disagreement`, :func:`band_for_budget`),
+band selection on calibration arrays (:func:`band_for_disagreement`, certified by fixed-sequence
+testing along a label-free :func:`escalation_path`, and :func:`band_for_budget`),
 ``cascade.json`` persistence, per-period stats and the drift report's health section. Importing
 it never imports torch.
 
@@ -24,6 +25,7 @@ from judgecache.cascade.selection import (
     band_for_budget,
     band_for_disagreement,
 )
+from judgecache.cascade.sequence import escalation_path, fixed_sequence
 from judgecache.cascade.stats import PeriodRoutes, cascade_stats, routes_by_period
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "band_for_disagreement",
     "cascade_health",
     "cascade_stats",
+    "escalation_path",
+    "fixed_sequence",
     "health_from_log",
     "kept_target",
     "load_selection",

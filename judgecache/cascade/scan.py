@@ -47,18 +47,28 @@ class CalibrationData:
         cls, probs: npt.ArrayLike, student_positive: npt.ArrayLike, teacher_positive: npt.ArrayLike
     ) -> CalibrationData:
         """Check shapes and values; errors name the array and the first bad position."""
-        p = np.asarray(probs, dtype=np.float64).ravel()
-        if len(p) == 0:
-            raise InputError("calibration data is empty", field="probs")
-        bad = np.flatnonzero(~np.isfinite(p) | (p < 0.0) | (p > 1.0))
-        if len(bad):
-            raise InputError(
-                f"must be probabilities in [0, 1]; position {int(bad[0])} is {p[bad[0]]!r}",
-                field="probs",
-            )
+        p = probability_array(probs)
         s = binary_array(student_positive, "student_positive", len(p))
         t = binary_array(teacher_positive, "teacher_positive", len(p))
         return cls(p, s, t)
+
+
+def probability_array(values: npt.ArrayLike, name: str = "probs") -> FloatArray:
+    """Non-empty probabilities in [0, 1] as a float array; errors name the first bad position.
+
+    >>> probability_array([0, 0.5, 1]).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    p = np.asarray(values, dtype=np.float64).ravel()
+    if len(p) == 0:
+        raise InputError("calibration data is empty", field=name)
+    bad = np.flatnonzero(~np.isfinite(p) | (p < 0.0) | (p > 1.0))
+    if len(bad):
+        raise InputError(
+            f"must be probabilities in [0, 1]; position {int(bad[0])} is {p[bad[0]]!r}",
+            field=name,
+        )
+    return p
 
 
 def binary_array(values: npt.ArrayLike, name: str, n: int) -> npt.NDArray[np.bool_]:
@@ -140,9 +150,6 @@ def scan_bands(
 
 def scan_data(data: CalibrationData, *, grid: int = 20) -> BandTable:
     """:func:`scan_bands` on already validated data."""
-    order = np.argsort(data.probs, kind="stable")
-    s = data.probs[order]
-    cum = np.concatenate([[0], np.cumsum(data.disagree[order].astype(np.int64))])
     inner = candidate_edges(data.probs, grid)
     lows = np.concatenate([[0.0], inner])
     highs = np.concatenate([inner, [1.0]])
@@ -150,9 +157,29 @@ def scan_data(data: CalibrationData, *, grid: int = 20) -> BandTable:
     valid = lo_grid < hi_grid
     lo = np.concatenate([[1.0], lo_grid[valid]])
     hi = np.concatenate([[0.0], hi_grid[valid]])
+    return count_bands(data, lo, hi)
+
+
+def count_bands(data: CalibrationData, lo: FloatArray, hi: FloatArray) -> BandTable:
+    """Counts for the bands ``[lo[i], hi[i]]`` (``lo > hi``: the empty band), in that order.
+
+    >>> d = CalibrationData.build([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1], [0, 1, 0, 1])
+    >>> t = count_bands(d, np.array([0.0, 0.3, 1.0]), np.array([1.0, 0.7, 0.0]))
+    >>> t.escalated.tolist(), t.kept_disagreements.tolist()
+    ([4, 2, 0], [0, 0, 2])
+    """
+    order = np.argsort(data.probs, kind="stable")
+    s = data.probs[order]
+    cum = np.concatenate([[0], np.cumsum(data.disagree[order].astype(np.int64))])
     left = np.searchsorted(s, lo, side="left")
-    right = np.searchsorted(s, hi, side="right")
-    left[0] = right[0] = 0  # the empty band
+    right = np.maximum(np.searchsorted(s, hi, side="right"), left)  # empty band: nothing inside
     escalated = (right - left).astype(np.int64)
     kept_dis = (cum[-1] - (cum[right] - cum[left])).astype(np.int64)
-    return BandTable(lo, hi, escalated, data.n - escalated, kept_dis, data.n)
+    return BandTable(
+        np.asarray(lo, dtype=np.float64),
+        np.asarray(hi, dtype=np.float64),
+        escalated,
+        data.n - escalated,
+        kept_dis,
+        data.n,
+    )

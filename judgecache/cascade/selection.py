@@ -4,11 +4,21 @@ Two targets:
 
 * :func:`band_for_disagreement` -- "disagreement with the teacher <= ``alpha`` with confidence
   ``confidence``" on the kept pairs (``scope="kept"``) or over all pairs (``scope="all"``, where an
-  escalated pair agrees with the teacher by construction). Every candidate band with at least
-  ``min_kept`` kept calibration pairs is checked with a one-sided Clopper-Pearson upper bound;
-  the bound is Bonferroni-corrected over the candidates checked (scanning many bands and keeping
-  the best would otherwise overstate the confidence). The passing band with the least escalation
-  wins; when none passes, :class:`NoQualifyingBandError` says how close the best one came.
+  escalated pair agrees with the teacher by construction). Bands with fewer than ``min_kept`` kept
+  calibration pairs are never certified; the others are judged by a one-sided Clopper-Pearson
+  upper bound. Scanning many bands and keeping the best would overstate the confidence, so the
+  ``correction`` says how the many looks are paid for:
+
+  - ``"fixed_sequence"`` (default): the bands lie on one nested path ordered without the labels,
+    each is tested at the full level and the walk stops at the first failure; the last band that
+    passed wins (:mod:`judgecache.cascade.sequence` says why that is valid). Only the bands on
+    the path are candidates, but none pays a multiplicity price.
+  - ``"bonferroni"``: every candidate band is tested at ``1 - (1 - confidence) / m`` for the ``m``
+    bands checked; the passing band with the least escalation wins.
+  - ``"none"``: as bonferroni without the correction -- the bound is then optimistic (a
+    diagnostic, not a guarantee).
+
+  When no band passes, :class:`NoQualifyingBandError` says how close the best one came.
 * :func:`band_for_budget` -- "escalate at most ``max_escalation`` of traffic": the band with the
   least kept disagreement within that budget, its expected disagreement and bound reported.
 
@@ -35,13 +45,18 @@ import numpy.typing as npt
 from judgecache.cascade.band import Band
 from judgecache.cascade.binomial import upper_bounds
 from judgecache.cascade.scan import BandTable, CalibrationData, scan_data
+from judgecache.cascade.sequence import SequenceRun, escalation_path, fixed_sequence
 from judgecache.envelope import utc_now_iso
 from judgecache.errors import ConfigError, InsufficientDataError
 
 Scope = Literal["kept", "all"]
-Correction = Literal["bonferroni", "none"]
+Correction = Literal["fixed_sequence", "bonferroni", "none"]
+BudgetCorrection = Literal["bonferroni", "none"]
 SCOPES = ("kept", "all")
-CORRECTIONS = ("bonferroni", "none")
+CORRECTIONS = ("fixed_sequence", "bonferroni", "none")
+BUDGET_CORRECTIONS = ("bonferroni", "none")
+# A target that does not name its correction predates fixed_sequence: it used Bonferroni.
+LEGACY_CORRECTION = "bonferroni"
 
 
 class NoQualifyingBandError(InsufficientDataError):
@@ -54,8 +69,11 @@ class BandSelection:
 
     ``kept_disagreement`` is the rate among kept calibration pairs; ``disagreement_upper`` is the
     one-sided bound on the targeted rate (kept pairs, or all pairs for ``scope="all"``) at
-    ``target["confidence"]``, corrected over ``candidates_checked`` bands. ``overall_agreement`` is
-    the expected agreement with the teacher over all pairs (escalated pairs take its label).
+    ``target["confidence"]``: Bonferroni-corrected over the ``candidates_checked`` bands, or at the
+    full level for ``fixed_sequence`` (valid through the fixed order; ``candidates_checked`` is then
+    the number of bands tested before the walk stopped, and ``sequence`` records the path length
+    and where it stopped). ``overall_agreement`` is the expected agreement with the teacher over
+    all pairs (escalated pairs take its label).
     """
 
     band: Band
@@ -69,7 +87,13 @@ class BandSelection:
     meets_target: bool
     data: dict[str, Any] = field(default_factory=dict)
     frontier: list[dict[str, float]] = field(default_factory=list)
+    sequence: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=utc_now_iso)
+
+    @property
+    def correction(self) -> str:
+        """How the bound paid for the bands looked at (``"bonferroni"`` when the target is silent)."""
+        return str(self.target.get("correction", LEGACY_CORRECTION))
 
     @property
     def escalation_rate(self) -> float:
@@ -127,17 +151,20 @@ class BandSelection:
                 meets_target=bool(d.get("meets_target", False)),
                 data=dict(d.get("data") or {}),
                 frontier=[dict(x) for x in d.get("frontier") or []],
+                sequence=dict(d.get("sequence") or {}),
                 created_at=str(d.get("created_at", "")),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: malformed band selection: {exc}") from exc
 
 
-def _check_common(confidence: float, correction: str, grid: int) -> None:
+def _check_common(
+    confidence: float, correction: str, grid: int, allowed: tuple[str, ...] = CORRECTIONS
+) -> None:
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
-    if correction not in CORRECTIONS:
-        raise ConfigError(f"correction {correction!r} not in {list(CORRECTIONS)}")
+    if correction not in allowed:
+        raise ConfigError(f"correction {correction!r} not in {list(allowed)}")
     if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
         raise ConfigError(f"grid must be an integer >= 1, got {grid!r}")
 
@@ -190,6 +217,24 @@ def _pick(table: BandTable, i: int) -> tuple[Band, int, int, int]:
     return band, int(table.escalated[i]), int(table.kept[i]), int(table.kept_disagreements[i])
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """What band_for_disagreement must certify, for its refusals."""
+
+    alpha: float
+    confidence: float
+    min_kept: int
+    scope: str
+
+    def refusal(self, detail: str, n: int, close: str) -> NoQualifyingBandError:
+        """The error for "nothing certified": what was tried, then how close it came."""
+        return NoQualifyingBandError(
+            f"no band meets disagreement <= {self.alpha} on {self.scope} pairs with confidence "
+            f"{self.confidence} ({detail}, min_kept={self.min_kept}, n={n}); {close}. Raise "
+            "alpha, lower the confidence, or collect more calibration data"
+        )
+
+
 def band_for_disagreement(
     probs: npt.ArrayLike,
     student_positive: npt.ArrayLike,
@@ -199,13 +244,14 @@ def band_for_disagreement(
     confidence: float = 0.95,
     min_kept: int = 100,
     scope: Scope = "kept",
-    correction: Correction = "bonferroni",
+    correction: Correction = "fixed_sequence",
     grid: int = 20,
     source: Mapping[str, Any] | None = None,
 ) -> BandSelection:
-    """The least-escalating band whose disagreement bound is <= ``alpha`` (see module doc).
+    """The least-escalating band certified to disagree at most ``alpha`` (see module doc).
 
-    Raises :class:`NoQualifyingBandError` (naming the best bound reached) when none qualifies.
+    ``min_kept`` counts kept pairs in both scopes. Raises :class:`NoQualifyingBandError` (saying
+    how close the best band came) when no band is certified.
     """
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
@@ -215,8 +261,13 @@ def band_for_disagreement(
         raise ConfigError(f"min_kept must be an integer >= 1, got {min_kept!r}")
     _check_common(confidence, correction, grid)
     data = CalibrationData.build(probs, student_positive, teacher_positive)
+    if data.n < min_kept:
+        # Every band keeps at most n pairs (the empty band keeps them all).
+        raise NoQualifyingBandError(
+            f"no band keeps at least min_kept={min_kept} of the {data.n} calibration pairs; "
+            "collect more calibration data or lower min_kept"
+        )
     table = scan_data(data, grid=grid)
-    eligible = np.flatnonzero(table.kept >= min_kept)
     target = {
         "kind": "disagreement",
         "alpha": alpha,
@@ -226,28 +277,109 @@ def band_for_disagreement(
         "correction": correction,
         "grid": grid,
     }
-    if len(eligible) == 0:
-        raise NoQualifyingBandError(
-            f"no band keeps at least min_kept={min_kept} of the {data.n} calibration pairs; "
-            "collect more calibration data or lower min_kept"
-        )
-    per_band = _per_band_confidence(confidence, len(eligible), correction)
-    trials = table.kept[eligible] if scope == "kept" else np.full(len(eligible), data.n)
+    goal = _Goal(alpha, confidence, min_kept, scope)
+    if correction == "fixed_sequence":
+        return _by_fixed_sequence(data, table, goal, target, source)
+    return _by_scan(data, table, goal, correction, target, source)
+
+
+def _by_fixed_sequence(
+    data: CalibrationData,
+    table: BandTable,
+    goal: _Goal,
+    target: dict[str, Any],
+    source: Mapping[str, Any] | None,
+) -> BandSelection:
+    path = escalation_path(data.probs, data.student_positive, grid=int(target["grid"]))
+    run = fixed_sequence(
+        data,
+        path,
+        alpha=goal.alpha,
+        scope=goal.scope,
+        confidence=goal.confidence,
+        min_kept=goal.min_kept,
+    )
+    if run.chosen is None:
+        # Nothing passed, so the walk stopped at the first band it tested.
+        raise _sequence_refusal(run, goal, data.n, first=int(np.flatnonzero(run.tested)[0]))
+    stopped = None if run.stop is None else _path_row(run, run.stop)
+    sequence = {"path_bands": len(path), "stopped_at": stopped}
+    return _selection(
+        run.path,
+        run.chosen,
+        data,
+        target,
+        upper=float(run.upper[run.chosen]),
+        checked=run.checked,
+        source=source,
+        frontier_table=table,
+        sequence=sequence,
+    )
+
+
+def _path_row(run: SequenceRun, i: int) -> dict[str, Any]:
+    """One band of the path as recorded in ``cascade.json`` (where the walk stopped)."""
+    band = Band(float(run.path.lo[i]), float(run.path.hi[i]))
+    return {
+        "band": band.to_dict(),
+        "escalation_rate": float(run.path.escalation_rate[i]),
+        "upper": float(run.upper[i]),
+    }
+
+
+def _sequence_refusal(
+    run: SequenceRun, goal: _Goal, n: int, *, first: int
+) -> NoQualifyingBandError:
+    """The first band tested failed: say by how much, and whether a later band looked better."""
+    close = (
+        f"the first band tested has bound {run.upper[first]:.4f} at escalation "
+        f"{run.path.escalation_rate[first]:.3f}"
+    )
+    later = np.flatnonzero(run.path.kept >= goal.min_kept)
+    later = later[later > first]
+    if len(later):
+        j = int(later[np.argmin(run.upper[later])])
+        if run.upper[j] < run.upper[first]:
+            close += (
+                f" (a later band on the path bounds {run.upper[j]:.4f} at escalation "
+                f"{run.path.escalation_rate[j]:.3f}, but the sequence stopped at its first failure)"
+            )
+    return goal.refusal(f"fixed sequence along a path of {len(run.tested)} bands", n, close)
+
+
+def _by_scan(
+    data: CalibrationData,
+    table: BandTable,
+    goal: _Goal,
+    correction: str,
+    target: dict[str, Any],
+    source: Mapping[str, Any] | None,
+) -> BandSelection:
+    """Bonferroni (or no correction) over every candidate band with enough kept pairs."""
+    eligible = np.flatnonzero(table.kept >= goal.min_kept)
+    per_band = _per_band_confidence(goal.confidence, len(eligible), correction)
+    trials = table.kept[eligible] if goal.scope == "kept" else np.full(len(eligible), data.n)
     upper = upper_bounds(table.kept_disagreements[eligible], trials, confidence=per_band)
-    passing = np.flatnonzero(upper <= alpha)
+    passing = np.flatnonzero(upper <= goal.alpha)
     if len(passing) == 0:
         best = int(np.argmin(upper))
-        raise NoQualifyingBandError(
-            f"no band meets disagreement <= {alpha} on {scope} pairs with confidence "
-            f"{confidence} ({len(eligible)} bands checked, min_kept={min_kept}, n={data.n}); the "
-            f"best bound is {upper[best]:.4f} at escalation "
-            f"{table.escalation_rate[eligible[best]]:.3f}. Raise alpha, lower the confidence, or "
-            "collect more calibration data"
+        close = (
+            f"the best bound is {upper[best]:.4f} at escalation "
+            f"{table.escalation_rate[eligible[best]]:.3f}"
         )
+        raise goal.refusal(f"{len(eligible)} bands checked", data.n, close)
     width = table.hi[eligible] - table.lo[eligible]
     order = np.lexsort((width[passing], upper[passing], table.escalated[eligible][passing]))
     j = int(passing[order[0]])
-    return _selection(table, data, int(eligible[j]), target, float(upper[j]), len(eligible), source)
+    return _selection(
+        table,
+        int(eligible[j]),
+        data,
+        target,
+        upper=float(upper[j]),
+        checked=len(eligible),
+        source=source,
+    )
 
 
 def band_for_budget(
@@ -257,13 +389,15 @@ def band_for_budget(
     *,
     max_escalation: float,
     confidence: float = 0.95,
-    correction: Correction = "bonferroni",
+    correction: BudgetCorrection = "bonferroni",
     grid: int = 20,
     source: Mapping[str, Any] | None = None,
 ) -> BandSelection:
     """The band with the least kept disagreement escalating at most ``max_escalation``.
 
-    The reported bound (kept pairs) is corrected over the bands within the budget.
+    The reported bound (kept pairs) is Bonferroni-corrected over the bands within the budget
+    (``correction="none"``: uncorrected). ``fixed_sequence`` does not apply: the band is picked
+    by its labels, not by a walk fixed before them.
 
     >>> sel = band_for_budget([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1], [0, 1, 0, 1],
     ...                       max_escalation=0.5, grid=4)
@@ -272,7 +406,7 @@ def band_for_budget(
     """
     if not 0.0 <= max_escalation < 1.0:
         raise ConfigError(f"max_escalation must be in [0, 1), got {max_escalation}")
-    _check_common(confidence, correction, grid)
+    _check_common(confidence, correction, grid, BUDGET_CORRECTIONS)
     data = CalibrationData.build(probs, student_positive, teacher_positive)
     table = scan_data(data, grid=grid)
     eligible = np.flatnonzero(
@@ -293,19 +427,34 @@ def band_for_budget(
         "correction": correction,
         "grid": grid,
     }
-    return _selection(table, data, int(eligible[j]), target, float(upper[j]), len(eligible), source)
+    return _selection(
+        table,
+        int(eligible[j]),
+        data,
+        target,
+        upper=float(upper[j]),
+        checked=len(eligible),
+        source=source,
+    )
 
 
 def _selection(
     table: BandTable,
-    data: CalibrationData,
     index: int,
+    data: CalibrationData,
     target: dict[str, Any],
+    *,
     upper: float,
-    candidates: int,
+    checked: int,
     source: Mapping[str, Any] | None,
+    frontier_table: BandTable | None = None,
+    sequence: dict[str, Any] | None = None,
 ) -> BandSelection:
-    """The chosen band (row ``index`` of the scan) with its bound and the data behind it."""
+    """Row ``index`` of ``table`` with its bound and the data behind it.
+
+    The frontier comes from ``frontier_table`` (every scanned band) when ``table`` holds only
+    some bands, such as a fixed-sequence path.
+    """
     band, escalated, kept, dis = _pick(table, index)
     return BandSelection(
         band=band,
@@ -315,8 +464,9 @@ def _selection(
         kept=kept,
         kept_disagreements=dis,
         disagreement_upper=upper,
-        candidates_checked=candidates,
+        candidates_checked=checked,
         meets_target=True,
         data=_summary(data, source),
-        frontier=_frontier(table),
+        frontier=_frontier(table if frontier_table is None else frontier_table),
+        sequence=sequence or {},
     )

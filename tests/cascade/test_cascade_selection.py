@@ -39,7 +39,9 @@ def test_least_escalating_band_meeting_the_bound_without_correction() -> None:
 
 
 def test_bonferroni_correction_covers_every_band_checked() -> None:
-    sel = band_for_disagreement(P, STUDENT, TEACHER, alpha=0.45, min_kept=10, grid=20)
+    sel = band_for_disagreement(
+        P, STUDENT, TEACHER, alpha=0.45, min_kept=10, correction="bonferroni", grid=20
+    )
     m = sel.candidates_checked
     # Bands keeping >= 10 of 20 pairs: counted by brute force over the 20 x 20 edge grid.
     edges = [0.0, *((np.arange(1, 20)) / 20), 1.0]
@@ -56,7 +58,9 @@ def test_bonferroni_correction_covers_every_band_checked() -> None:
     # The same 0.18 target that passes uncorrected cannot be certified once m bands are tried.
     best = f"best bound is {1 - (0.05 / m) ** (1 / 16):.4f} at escalation 0.200"
     with pytest.raises(NoQualifyingBandError, match=best):
-        band_for_disagreement(P, STUDENT, TEACHER, alpha=0.18, min_kept=10, grid=20)
+        band_for_disagreement(
+            P, STUDENT, TEACHER, alpha=0.18, min_kept=10, correction="bonferroni", grid=20
+        )
 
 
 def test_scope_all_counts_escalated_pairs_as_agreeing() -> None:
@@ -153,13 +157,18 @@ def test_loading_a_bad_cascade_json_names_the_problem(tmp_path: Path) -> None:
 
 
 def test_chosen_bands_hold_their_bound_on_fresh_data() -> None:
-    """The promise itself: kept disagreement on new pairs stays under alpha (95% of the time)."""
+    """Bonferroni's promise: kept disagreement on new pairs stays under alpha (95% of the time).
+
+    The fixed-sequence default has its own, larger validity check in test_fixed_sequence.py.
+    """
     alpha, misses = 0.12, 0
     for seed in range(30):
         rng = np.random.default_rng(seed)
         p = rng.beta(0.7, 0.7, size=3000)
         y = rng.uniform(size=3000) < p
-        sel = band_for_disagreement(p, p >= 0.5, y, alpha=alpha, min_kept=200)
+        sel = band_for_disagreement(
+            p, p >= 0.5, y, alpha=alpha, min_kept=200, correction="bonferroni"
+        )
         q = rng.beta(0.7, 0.7, size=50_000)
         z = rng.uniform(size=50_000) < q
         kept = ~sel.band.mask(q)

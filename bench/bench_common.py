@@ -47,6 +47,30 @@ def real_pairs(limit: int) -> list[tuple[str, str]]:
     return list(seen)
 
 
+def load_grades(year: str) -> dict[tuple[str, str], int]:
+    """GPT-4o UMBRELA grades of DL``year`` keyed by (query, passage) text: the first grade per pair."""
+    from judgecache.io.trec import iter_trec_pairs
+
+    out: dict[tuple[str, str], int] = {}
+    for p in iter_trec_pairs(*trec_files(year)):
+        out.setdefault((p.query, p.doc), int(p.grade))
+    return out
+
+
+def sample_pairs(pairs: list[tuple[str, str]], n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` pairs drawn without replacement, seeded, in their original order."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)
+    return [pairs[i] for i in sorted(idx)]
+
+
+def cascade_pool(seed: int, n: int) -> list[tuple[str, str]]:
+    """The DL19 pairs the cascade benchmark fits and calibrates on (a student must not train on them)."""
+    return sample_pairs(sorted(load_grades("19")), n, seed)
+
+
 def median_time(fn: Callable[[], object], repeats: int = 5) -> float:
     """Median wall time of ``fn`` over ``repeats`` runs (the machine is shared and noisy)."""
     times = []

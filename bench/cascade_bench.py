@@ -14,9 +14,11 @@ What it measures, in one run:
    pair, drawn from the student's own score distribution). Escalation rate and mean confidence
    stay flat; 200 teacher labels sampled from the KEPT pairs show the break.
 
-Student: a distilled student directory (``--student PATH``, or the first ``runs/*/student.json``
-distilled from GPT-4o labels), else -- said clearly in the output -- the zero-shot MiniLM
-embedding cosine (judgecache.distill.embedding) Platt-calibrated on a separate DL19 split.
+Student: a distilled student directory (``--student PATH``) trained on DL19 only with this
+benchmark's fit + calibration pool held out (``bench/distill_relevance.py --years 19
+--exclude-cascade-pool``; checked through its bench_provenance.json), else -- said clearly in the
+output -- the zero-shot MiniLM embedding cosine (judgecache.distill.embedding) Platt-calibrated on
+a separate DL19 split.
 
 Usage::
 
@@ -39,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import REPO, require_data, trec_files
+from bench_common import REPO, cascade_pool, load_grades, require_data, sample_pairs, trec_files
 
 from judgecache import Judge
 from judgecache.cascade import (
@@ -53,7 +55,6 @@ from judgecache.cascade import (
 )
 from judgecache.cascade.selection import BandSelection, NoQualifyingBandError
 from judgecache.drift.log import ProductionLog
-from judgecache.io.trec import iter_trec_pairs
 from judgecache.judges.cascade import CascadeTeacher
 from judgecache.judges.rubric import Rubric, get_rubric
 from judgecache.judges.teacher import Teacher, TeacherAnswer
@@ -67,20 +68,6 @@ Pair = tuple[str, str]
 # ------------------------------------------------------------------------------------ data
 
 
-def load_pairs(year: str) -> dict[Pair, int]:
-    """GPT-4o grades of DL``year``: the first grade per distinct text pair."""
-    out: dict[Pair, int] = {}
-    for p in iter_trec_pairs(*trec_files(year)):
-        out.setdefault((p.query, p.doc), int(p.grade))
-    return out
-
-
-def sample(pairs: Sequence[Pair], n: int, seed: int) -> list[Pair]:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(pairs), size=min(n, len(pairs)), replace=False)
-    return [pairs[i] for i in sorted(idx)]
-
-
 def unit_hash(pair: Pair, salt: str) -> float:
     digest = hashlib.sha256(f"{salt}|{pair[0]}|{pair[1]}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
@@ -89,14 +76,23 @@ def unit_hash(pair: Pair, salt: str) -> float:
 # --------------------------------------------------------------------------------- students
 
 
-def find_student(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    for card in sorted((REPO / "runs").glob("*/student.json")):
-        spec = json.loads(card.read_text())
-        if "gpt-4o" in str(spec.get("teacher", {}).get("model", "")):
-            return card.parent
-    return None
+def check_student(path: Path, seed: int, pool: int) -> str:
+    """Refuse a student that saw the benchmark's pairs: it must say (bench_provenance.json) that it
+    was trained on DL19 only, with this benchmark's fit + calibration pool held out."""
+    prov_file = path / "bench_provenance.json"
+    if not prov_file.is_file():
+        raise SystemExit(
+            f"{prov_file} is missing: train the student with bench/distill_relevance.py --years 19 "
+            "--exclude-cascade-pool so the cascade is measured on pairs it never saw"
+        )
+    prov = json.loads(prov_file.read_text())
+    held = prov.get("cascade_pool") or {}
+    if prov.get("years") != ["19"] or held.get("seed") != seed or held.get("n", 0) < pool:
+        raise SystemExit(
+            f"{path} was not trained on DL19 with this benchmark's pool (seed {seed}, "
+            f"{pool} pairs) held out: {prov}"
+        )
+    return f"distilled student {path} (DL19 only, cascade pool held out)"
 
 
 class PlattEmbeddingStudent(Teacher):
@@ -233,7 +229,9 @@ def run_week(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--student", help="a distilled student directory (default: auto, else embedding)"
+        "--student",
+        help="a distilled student directory trained with --years 19 --exclude-cascade-pool "
+        "(default: the zero-shot embedding)",
     )
     ap.add_argument("--n-fit", type=int, default=600, help="DL19 pairs to Platt-fit the embedding")
     ap.add_argument("--n-cal", type=int, default=1500, help="DL19 pairs to choose the band on")
@@ -263,17 +261,17 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
-    dl19, dl20 = load_pairs("19"), load_pairs("20")
-    pool19 = sample(sorted(dl19), args.n_fit + args.n_cal, args.seed)
+    dl19, dl20 = load_grades("19"), load_grades("20")
+    pool19 = cascade_pool(args.seed, args.n_fit + args.n_cal)
     fit, cal = pool19[: args.n_fit], pool19[args.n_fit :]
-    test = sample(sorted(dl20), args.n_test, args.seed + 1)
+    test = sample_pairs(sorted(dl20), args.n_test, args.seed + 1)
 
-    student_dir = find_student(args.student)
+    student_dir = Path(args.student) if args.student else None
     if student_dir is not None:
         from judgecache.distill.student import StudentTeacher
 
+        student_kind = check_student(student_dir, args.seed, args.n_fit + args.n_cal)
         student: Teacher = StudentTeacher(student_dir)
-        student_kind = f"distilled student {student_dir}"
         band_home = student_dir
     else:
         from judgecache.distill.embedding import EmbeddingTeacher

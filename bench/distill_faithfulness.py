@@ -6,6 +6,7 @@ every pair of the held-out domains. Reports balanced accuracy (GPT-4 reaches abo
 SummEdits), kappa and AUC, beside the zero-shot embedding cosine.
 
     python bench/distill_faithfulness.py --train-domains news,podcast,samsum --test-domains scitldr,qmsumm
+    python bench/distill_faithfulness.py --test-domains ""   # in-domain diagnostic (held-out sources)
 """
 
 from __future__ import annotations
@@ -63,17 +64,17 @@ def main() -> None:
         REPO / "configs" / "distill" / "faithfulness.yaml"
     ).with_overrides(overrides)
     train_rows = rows_for(args.train_domains.split(","))
-    test_rows = rows_for(args.test_domains.split(","))
-    source = f"SummEdits train {args.train_domains} / test {args.test_domains}"
+    # No test domains: an in-domain diagnostic (held-out source documents of the same domains).
+    test_rows = rows_for(args.test_domains.split(",")) if args.test_domains else []
+    source = f"SummEdits train {args.train_domains} / test {args.test_domains or 'in-domain'}"
     labels = labels_from_rows(train_rows + test_rows, task="faithfulness", source=source)
     in_domain = labels_from_rows(train_rows, task="faithfulness", source=source)
-    splits = split_labels(
-        in_domain,
-        by="group",
-        fractions={"val": cfg.split.val, "calib": cfg.split.calib},
-        seed=cfg.split.seed,
-    )
-    splits["test"] = labels_from_rows(test_rows, task="faithfulness", source=source)
+    fractions = {"val": cfg.split.val, "calib": cfg.split.calib}
+    if not test_rows:
+        fractions["test"] = cfg.split.test
+    splits = split_labels(in_domain, by="group", fractions=fractions, seed=cfg.split.seed)
+    if test_rows:
+        splits["test"] = labels_from_rows(test_rows, task="faithfulness", source=source)
     check_splits(splits, binary=True, min_examples=cfg.split.min_examples)
     prep = Prepared(labels, splits, resolve_base_model(cfg.base_model), binary=True)
     t0 = time.perf_counter()

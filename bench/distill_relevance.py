@@ -8,6 +8,8 @@ process), peak memory, training wall time and $ per 1,000 pairs against GPT-4o l
 
     python bench/distill_relevance.py                  # full run, ~13 min on 2 shared CPU cores
     python bench/distill_relevance.py --train 1000     # a quicker, smaller run
+    # the cascade benchmark's student: DL19 only, the cascade's calibration pool held out
+    python bench/distill_relevance.py --years 19 --exclude-cascade-pool --output runs/cascade-student
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import REPO, data_dir, require_data, trec_files
+from bench_common import REPO, cascade_pool, data_dir, require_data, trec_files
 
 # List prices (USD per 1M tokens), GPT-4o (gpt-4o-2024-08-06) at the time of writing.
 GPT4O_INPUT, GPT4O_OUTPUT = 2.50, 10.00
@@ -31,13 +33,13 @@ GPT4O_INPUT, GPT4O_OUTPUT = 2.50, 10.00
 VM_USD_PER_HOUR = 0.0893
 
 
-def load_trec_rows(model: str) -> list[dict[str, Any]]:
-    """Export-format rows of one judge's UMBRELA qrels on DL19 + DL20."""
+def load_trec_rows(model: str, years: tuple[str, ...] = ("19", "20")) -> list[dict[str, Any]]:
+    """Export-format rows of one judge's UMBRELA qrels on the TREC DL ``years``."""
     from judgecache.io.trec import iter_trec_pairs
 
     rows = []
     d = data_dir() / "trec-dl"
-    for year in ("19", "20"):
+    for year in years:
         _, topics, collection = trec_files(year)
         for p in iter_trec_pairs(d / f"qrels.{model}.dl{year}.txt", topics, collection):
             rows.append(
@@ -136,6 +138,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
+    ap.add_argument("--years", default="19,20", help="TREC DL years to distill from")
+    ap.add_argument(
+        "--exclude-cascade-pool",
+        action="store_true",
+        help="hold out the DL19 pairs bench/cascade_bench.py fits and calibrates on",
+    )
+    ap.add_argument("--cascade-seed", type=int, default=7)
+    ap.add_argument("--cascade-pool-size", type=int, default=2100)
+    ap.add_argument("--no-speed", action="store_true", help="skip the CPU speed measurement")
     args = ap.parse_args()
     if args.speed_only:
         speed_only(Path(args.speed_only), args.n, args.int8)
@@ -161,8 +172,17 @@ def main() -> None:
     cfg = DistillConfig.from_yaml(REPO / "configs" / "distill" / "relevance.yaml").with_overrides(
         overrides
     )
-    rows = load_trec_rows("gpt-4o-umbrela")
-    labels = labels_from_rows(rows, task="relevance", source="TREC DL19+DL20 qrels.gpt-4o-umbrela")
+    years = tuple(args.years.split(","))
+    rows = load_trec_rows("gpt-4o-umbrela", years)
+    provenance: dict[str, Any] = {"years": list(years), "cascade_pool": None}
+    if args.exclude_cascade_pool:
+        pool = set(cascade_pool(args.cascade_seed, args.cascade_pool_size))
+        rows = [r for r in rows if (r["inputs"]["query"], r["inputs"]["doc"]) not in pool]
+        provenance["cascade_pool"] = {"seed": args.cascade_seed, "n": args.cascade_pool_size}
+    source = "TREC DL" + "+DL".join(years) + " qrels.gpt-4o-umbrela"
+    if args.exclude_cascade_pool:
+        source += " (cascade benchmark pool held out)"
+    labels = labels_from_rows(rows, task="relevance", source=source)
     t0 = time.perf_counter()
     prep = prepare(cfg, labels)
     result = run_distill(cfg, prepared=prep)
@@ -170,9 +190,14 @@ def main() -> None:
     train_peak = peak_rss_mb()
 
     gpt4 = {
-        (r["meta"]["qid"], r["meta"]["docid"]): r["label"] for r in load_trec_rows("gpt-4-umbrela")
+        (r["meta"]["qid"], r["meta"]["docid"]): r["label"]
+        for r in load_trec_rows("gpt-4-umbrela", years)
     }
+    out_dir = Path(args.output)
+    (out_dir / "bench_provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     report: dict[str, Any] = {
+        "provenance": provenance,
+        "train_device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "config_overrides": overrides,
         "wall_seconds_total": wall,
         "train_seconds": result.train.seconds,
@@ -214,19 +239,20 @@ def main() -> None:
             if "vs_human" in ev
             else None,
         }
-    fp32 = speed(result.output, args.n, int8=False)
-    int8 = speed(result.output, args.n, int8=True)
-    cost = gpt4o_cost_per_1000(rows)
-    best = max(fp32["pairs_per_s"], int8["pairs_per_s"])
-    student_usd = 1000 / best / 3600 * VM_USD_PER_HOUR
-    report["speed"] = {"fp32": fp32, "int8": int8}
-    report["cost"] = {
-        "gpt4o": cost,
-        "student_usd_per_1000": student_usd,
-        "vm_usd_per_hour": VM_USD_PER_HOUR,
-        "ratio": cost["usd_per_1000"] / student_usd,
-    }
-    out = Path(args.output) / "bench_relevance.json"
+    if not args.no_speed:
+        fp32 = speed(result.output, args.n, int8=False)
+        int8 = speed(result.output, args.n, int8=True)
+        cost = gpt4o_cost_per_1000(rows)
+        best = max(fp32["pairs_per_s"], int8["pairs_per_s"])
+        student_usd = 1000 / best / 3600 * VM_USD_PER_HOUR
+        report["speed"] = {"fp32": fp32, "int8": int8}
+        report["cost"] = {
+            "gpt4o": cost,
+            "student_usd_per_1000": student_usd,
+            "vm_usd_per_hour": VM_USD_PER_HOUR,
+            "ratio": cost["usd_per_1000"] / student_usd,
+        }
+    out = out_dir / "bench_relevance.json"
     out.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     print(json.dumps(report, indent=2, sort_keys=True))
 

@@ -46,6 +46,8 @@ PATH = [
     (1.0, 0.0),
 ]
 
+FIXED = "fixed_sequence"
+
 
 def _bound(k: int, n: int, confidence: float = 0.9) -> float:
     """Clopper-Pearson one-sided upper bound, straight from the beta quantile."""
@@ -63,7 +65,9 @@ def test_the_walk_stops_at_the_first_failure_even_if_a_later_band_passes() -> No
     # At 90%: 0/25 -> 0.088 pass, 0/50 -> 0.045 pass, 5/75 -> 0.120 FAIL, 5/100 -> 0.091 would
     # pass and 5/125 -> 0.073 too, but the sequence has stopped.
     assert _bound(5, 75) > 0.1 >= _bound(5, 100)
-    sel = band_for_disagreement(P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=25, grid=8)
+    sel = band_for_disagreement(
+        P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=25, grid=8, correction=FIXED
+    )
     assert (sel.band.lo, sel.band.hi) == (E[0], E[6])
     assert (sel.escalated, sel.kept, sel.kept_disagreements) == (150, 50, 0)
     assert sel.disagreement_upper == pytest.approx(1 - 0.1 ** (1 / 50))
@@ -83,12 +87,22 @@ def test_the_walk_stops_at_the_first_failure_even_if_a_later_band_passes() -> No
 
 def test_bands_with_too_few_kept_pairs_are_skipped_without_stopping() -> None:
     # min_kept=50: band 1 (25 kept) is not tested; bands 2 (pass) and 3 (fail) are.
-    sel = band_for_disagreement(P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=50, grid=8)
+    sel = band_for_disagreement(
+        P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=50, grid=8, correction=FIXED
+    )
     assert (sel.kept, sel.candidates_checked) == (50, 2)
     # Scope "all" bounds over all 200 pairs but min_kept still counts KEPT pairs, as before:
     # 0/200 -> 0.011 passes at band 2 (band 1 skipped), 5/200 -> 0.046 fails at band 3.
     everyone = band_for_disagreement(
-        P, STUDENT, TEACHER, alpha=0.03, confidence=0.9, min_kept=50, scope="all", grid=8
+        P,
+        STUDENT,
+        TEACHER,
+        alpha=0.03,
+        confidence=0.9,
+        min_kept=50,
+        scope="all",
+        grid=8,
+        correction=FIXED,
     )
     assert (everyone.kept, everyone.candidates_checked) == (50, 2)
     assert everyone.disagreement_upper == pytest.approx(_bound(0, 200))
@@ -97,7 +111,9 @@ def test_bands_with_too_few_kept_pairs_are_skipped_without_stopping() -> None:
 def test_refusal_names_the_first_band_tested_and_a_better_one_it_could_not_reach() -> None:
     # min_kept=75: the first band tested is band 3 (5/75 -> 0.120), and it fails.
     with pytest.raises(NoQualifyingBandError) as info:
-        band_for_disagreement(P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=75, grid=8)
+        band_for_disagreement(
+            P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=75, grid=8, correction=FIXED
+        )
     text = str(info.value)
     assert "no band meets disagreement <= 0.1 on kept pairs with confidence 0.9" in text
     assert "fixed sequence along a path of 9 bands" in text
@@ -128,7 +144,9 @@ def test_the_path_ignores_the_labels_only_the_stop_moves() -> None:
         shuffled = teacher.copy()
         for block in np.array_split(order, 15):
             shuffled[block] = teacher[rng.permutation(block)]
-        sel = band_for_disagreement(p, p >= 0.5, shuffled, alpha=0.1, confidence=0.9)
+        sel = band_for_disagreement(
+            p, p >= 0.5, shuffled, alpha=0.1, confidence=0.9, correction=FIXED
+        )
         # The selection walked the path built above without any labels, under every shuffle.
         assert sel.band in on_path and sel.sequence["path_bands"] == len(path)
         stopped = sel.sequence["stopped_at"]
@@ -229,7 +247,9 @@ def test_fixed_sequence_escalates_no_more_than_bonferroni_in_most_seeds(
 
 
 def test_cascade_json_records_the_sequence_and_old_files_still_load(tmp_path: Path) -> None:
-    sel = band_for_disagreement(P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=25, grid=8)
+    sel = band_for_disagreement(
+        P, STUDENT, TEACHER, alpha=0.1, confidence=0.9, min_kept=25, grid=8, correction=FIXED
+    )
     path = save_selection(sel, tmp_path / "new")
     doc = json.loads(path.read_text())
     assert doc["target"]["correction"] == "fixed_sequence" and doc["candidates_checked"] == 3

@@ -3,9 +3,11 @@
 What it measures, in one run:
 
 1. Band from a target: on DL19 calibration pairs, the least-escalating band whose disagreement
-   with GPT-4o over ALL pairs is <= 0.05 with 95% confidence (Clopper-Pearson, Bonferroni over the
-   bands checked); plus escalation-budget bands (10%..50%) with their expected disagreement.
-2. The cascade on held-out DL20 pairs (other queries): the real CascadeTeacher, the student in
+   with GPT-4o over ALL pairs is <= 0.05 with 95% confidence (Clopper-Pearson; Bonferroni over
+   the bands checked, and fixed-sequence testing side by side); plus escalation-budget bands
+   (10%..50%) with their expected disagreement. Each band is then applied to held-out DL20.
+2. The cascade on held-out DL20 pairs (other queries) with the certified band, or with
+   ``--band-target budget --max-escalation X``: the real CascadeTeacher, the student in
    one batched pass, escalations through a diskcache-backed replay Judge, every decision in a
    production log. Reported: share of teacher calls avoided, agreement with GPT-4o over all pairs,
    $ saved (gpt-4o prices, token estimate), and a rerun that must make zero teacher calls.
@@ -24,6 +26,8 @@ Usage::
 
     python bench/cascade_bench.py                      # ~5 min on 2 shared CPU cores, cached after
     python bench/cascade_bench.py --n-cal 1500 --n-test 2500 --out runs/cascade-bench
+    # with a distilled student (see bench/distill_relevance.py) and a 30% escalation budget
+    python bench/cascade_bench.py --student runs/cascade-student --band-target budget
 """
 
 from __future__ import annotations
@@ -239,6 +243,15 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.05, help="disagreement target over all pairs")
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument(
+        "--band-target",
+        choices=["disagreement", "budget"],
+        default="disagreement",
+        help="the cascade's band: certified disagreement over all pairs <= --alpha, or an "
+        "escalation budget (--max-escalation)",
+    )
+    ap.add_argument("--max-escalation", type=float, default=0.3)
+    ap.add_argument("--correction", choices=["bonferroni", "fixed_sequence"], default="bonferroni")
+    ap.add_argument(
         "--overconfident-shares",
         type=lambda text: [float(x) for x in text.split(",")],
         default=[0.25, 0.5, 0.75, 1.0],
@@ -311,9 +324,8 @@ def main() -> None:
     source = {"calibration": f"DL19 GPT-4o UMBRELA, {len(cal)} pairs", "student": student_kind}
 
     # 1. Bands from targets (calibration data only), checked on held-out DL20.
-    refusal = None
-    try:
-        main_sel = band_for_disagreement(
+    def certified(correction: str) -> BandSelection:
+        return band_for_disagreement(
             p_cal,
             s_cal,
             t_cal,
@@ -321,15 +333,51 @@ def main() -> None:
             confidence=args.confidence,
             min_kept=200,
             scope="all",
+            correction=correction,  # type: ignore[arg-type]
             source=source,
         )
-    except NoQualifyingBandError as exc:
-        # The data cannot certify the target: say so, and run the 30%-budget band instead.
-        refusal = str(exc)
-        print(f"target refused: {refusal}", flush=True)
+
+    corrections = []
+    for correction in ("bonferroni", "fixed_sequence"):
+        try:
+            sel = certified(correction)
+            corrections.append(
+                {
+                    "correction": correction,
+                    "band": str(sel.band),
+                    "cal_escalation": sel.escalation_rate,
+                    "cal_upper": sel.disagreement_upper,
+                    "checked": sel.candidates_checked,
+                    "test": evaluate_band(sel, p_test, s_test, t_test),
+                }
+            )
+        except NoQualifyingBandError as exc:
+            corrections.append({"correction": correction, "refused": str(exc)})
+    refusal = None
+    if args.band_target == "budget":
         main_sel = band_for_budget(
-            p_cal, s_cal, t_cal, max_escalation=0.3, confidence=args.confidence, source=source
+            p_cal,
+            s_cal,
+            t_cal,
+            max_escalation=args.max_escalation,
+            confidence=args.confidence,
+            source=source,
         )
+    else:
+        try:
+            main_sel = certified(args.correction)
+        except NoQualifyingBandError as exc:
+            # The data cannot certify the target: say so, and run the budget band instead.
+            refusal = str(exc)
+            print(f"target refused: {refusal}", flush=True)
+            main_sel = band_for_budget(
+                p_cal,
+                s_cal,
+                t_cal,
+                max_escalation=args.max_escalation,
+                confidence=args.confidence,
+                source=source,
+            )
     saved_at = save_selection(main_sel, band_home)
     budgets = []
     for x in (0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
@@ -446,6 +494,7 @@ def main() -> None:
         "pairs": {"fit": len(fit), "calibration": len(cal), "test": len(test)},
         "target": main_sel.target,
         "target_refused": refusal,
+        "certified_bands": corrections,
         "band_saved_at": str(saved_at),
         "cascade": cascade_result,
         "budgets": budgets,
@@ -468,7 +517,7 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         f"student: {r['student']}",
         f"pairs: {r['pairs']}; target: {r['target']}",
-        f"target refused: {r['target_refused']}" if r["target_refused"] else "target certified",
+        f"target refused: {r['target_refused']}" if r["target_refused"] else "band chosen",
         f"band {c['band']} (calibration: escalation {c['calibration']['escalation_rate']:.3f}, "
         f"bound on disagreement over all pairs {c['calibration']['disagreement_all_upper']:.4f}, "
         f"{c['calibration']['candidates_checked']} bands checked)",
@@ -478,6 +527,16 @@ def render(r: dict[str, Any]) -> str:
         f"graded exact {c['agreement_all_graded_exact']:.4f}",
         f"teacher calls {c['teacher_calls']}; rerun: {c['rerun_teacher_calls']} calls, "
         f"{c['rerun_teacher_cached']} cache hits; est. saved ${c['saved_usd_gpt4o_estimate']:.4f} (gpt-4o)",
+        "",
+        "| certified (disagreement over all <= alpha) | band | cal. escalation | cal. bound | bands checked | DL20 avoided | DL20 agreement (all) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *[
+            f"| {b['correction']} | {b['band']} | {b['cal_escalation']:.3f} | {b['cal_upper']:.4f} "
+            f"| {b['checked']} | {b['test']['avoided']:.3f} | {b['test']['agreement_all']:.4f} |"
+            if "band" in b
+            else f"| {b['correction']} | refused: {b['refused']} | | | | | |"
+            for b in r["certified_bands"]
+        ],
         "",
         "| max escalation | band | cal. kept dis. (upper) | DL20 escalation | DL20 avoided | DL20 agreement (all) |",
         "| --- | --- | --- | --- | --- | --- |",

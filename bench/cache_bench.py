@@ -18,8 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,18 +49,22 @@ def hit_path(
                 str(Path(url.removeprefix("diskcache://")) / "v" / "values")
             )
 
-            def raw(keys: list[str] = keys, c: diskcache.Cache = raw_cache) -> None:
+            def raw_disk(keys: list[str] = keys, c: diskcache.Cache = raw_cache) -> None:
                 values = [c.get(k) for k in keys]
                 assert all(v is not None for v in values)
+
+            raw: Callable[[], None] = raw_disk
         else:
             client = redis.Redis.from_url(url, decode_responses=True)
             raw_keys = [f"judgecache:v:v:{k}" for k in keys]
 
-            def raw(raw_keys: list[str] = raw_keys, c: redis.Redis = client) -> None:
-                values: list[str | None] = []
+            def raw_redis(raw_keys: list[str] = raw_keys, c: redis.Redis = client) -> None:
+                values: list[Any] = []
                 for i in range(0, len(raw_keys), 1000):
                     values.extend(c.mget(raw_keys[i : i + 1000]))
                 assert all(v is not None for v in values)
+
+            raw = raw_redis
 
         def cached(judge: Judge = judge) -> None:
             assert all(v.cached for v in judge.score_many(pairs))

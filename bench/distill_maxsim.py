@@ -10,6 +10,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ cfg = DistillConfig.from_yaml("configs/distill/relevance.yaml").with_overrides(
 labels = labels_from_rows(load_trec_rows("gpt-4o-umbrela"), task="relevance", source="gpt-4o")
 prep = prepare(cfg, labels)  # the committed group split (by query, seed 13)
 rubric = prep.labels.rubric
-parts = {n: prep.splits[n].pairs for n in ("train", "calib", "test")}
+parts = {n: list(prep.splits[n].pairs) for n in ("train", "calib", "test")}
 take = {"train": N_TRAIN, "calib": N_CALIB, "test": N_TEST}
 parts = {n: random.Random(13).sample(list(p), min(len(p), take[n])) for n, p in parts.items()}
 doc = 1 if protected_field(rubric) == 0 else 0
@@ -50,11 +51,12 @@ pe = PairEncoder(
     protected=protected_field(rubric),
 )
 t0 = time.perf_counter()
-feats = {}
+feats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 with torch.no_grad():  # one pass of the base encoder (LoRA B = 0): cosine, MaxSim, lexical
     for n, ps in parts.items():
         enc = encode_pairs(pe, "bi", [(p.first, p.second) for p in ps], lexical)
         cos, extra = head_inputs(full, pe, enc, torch.device("cpu"))
+        assert extra is not None  # lexical and MaxSim are on
         feats[n] = (cos.float(), extra.float())
 enc_s = time.perf_counter() - t0
 variants = {
@@ -65,13 +67,15 @@ variants = {
 }
 y = {n: np.array([p.label for p in ps]) for n, ps in parts.items()}
 targets = targets_for(parts["train"], rubric, False)
+report: dict[str, Any]
+preds: dict[str, Any]
 report, preds = {"encode_seconds": round(enc_s, 1), "n": {n: len(p) for n, p in parts.items()}}, {}
 for name, cols in variants.items():
     head = StudentModel(
         full.encoder, "bi", 4, 1, lexical=lexical if 1 in cols else None, maxsim=0 in cols
     )
 
-    def sel(n, cols=cols):
+    def sel(n: str, cols: list[int] = cols) -> torch.Tensor | None:
         return feats[n][1][:, cols] if cols else None
 
     info = fit_head(head, feats["train"][0], sel("train"), targets)

@@ -72,3 +72,42 @@ def maxsim(
     valid = q_mask & d_mask.any(dim=-1, keepdim=True)
     best = torch.where(valid, best, torch.zeros_like(best))
     return best.sum(-1) / valid.sum(-1).clamp(min=1).to(best.dtype)
+
+
+def maxsim_pairs(
+    queries: Sequence[torch.Tensor],
+    docs: Sequence[torch.Tensor],
+    pairs: Sequence[tuple[int, int]],
+    *,
+    block: int = 256,
+) -> torch.Tensor:
+    """:func:`maxsim` of ``(query index, doc index)`` pairs from unpadded ``[T_i, h]`` matrices.
+
+    Nothing is padded: per query, one matmul against its documents' tokens laid end to end and a
+    segment max, ``block`` documents at a time (bounds the copy). Same scores as :func:`maxsim`
+    (0 for a pair with no content token on either side); inference only (no autograd needed).
+
+    >>> import torch
+    >>> q, d = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.6, 0.8], [0.8, 0.6]])
+    >>> maxsim_pairs([q], [d, d[:0]], [(0, 0), (0, 1)]).tolist()
+    [0.800000011920929, 0.0]
+    """
+    ref = queries[0] if queries else torch.empty(0)
+    out = ref.new_zeros(len(pairs))
+    by_query: dict[int, list[int]] = {}
+    for p, (qi, _) in enumerate(pairs):
+        by_query.setdefault(qi, []).append(p)
+    for qi, at in by_query.items():
+        q = queries[qi]
+        if q.shape[0] == 0:
+            continue  # no content token in the query: nothing to match, scores 0
+        for s in range(0, len(at), block):
+            part = at[s : s + block]
+            rows = [docs[pairs[p][1]] for p in part]
+            lengths = torch.tensor([r.shape[0] for r in rows], device=q.device)
+            sim = torch.cat(rows) @ q.T  # [doc tokens, query tokens]
+            # An empty segment's max is -inf: such a pair scores 0, as in maxsim.
+            best = torch.segment_reduce(sim, "max", lengths=lengths, axis=0)
+            score = torch.where(lengths > 0, best.mean(-1), torch.zeros_like(best[:, 0]))
+            out[part] = score.to(out.dtype)
+    return out

@@ -146,6 +146,105 @@ class Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), tt)
 
 
+@dataclass
+class PackedBatch:
+    """Rows laid end to end with no padding, for the inference-only packed encoder path.
+
+    ``runs`` are ``(first token, rows, length)`` for each stretch of consecutive rows of equal
+    length: attention runs on an ``[rows, length]`` view of a run, every other op of the encoder
+    on the flat ``[tokens, hidden]`` tensor, so no FLOP is spent on padding.
+
+    >>> PackedBatch.of([[5, 6], [7, 8], [9]]).runs
+    [(0, 2, 2), (4, 1, 1)]
+    """
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    lengths: list[int]
+    runs: list[tuple[int, int, int]]
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence[int]]) -> PackedBatch:
+        """Pack rows (sort them by length first: every change of length starts a new run)."""
+        lengths = [len(r) for r in rows]
+        runs: list[tuple[int, int, int]] = []
+        start = 0
+        for length in lengths:
+            if runs and runs[-1][2] == length:
+                first, n, _ = runs[-1]
+                runs[-1] = (first, n + 1, length)
+            else:
+                runs.append((start, 1, length))
+            start += length
+        ids = torch.tensor([t for r in rows for t in r], dtype=torch.long)
+        positions = torch.cat([torch.arange(n) for n in lengths]) if rows else ids
+        return cls(ids, positions, lengths, runs)
+
+    def to(self, device: torch.device) -> PackedBatch:
+        return PackedBatch(
+            self.input_ids.to(device), self.position_ids.to(device), self.lengths, self.runs
+        )
+
+
+def packable(encoder: nn.Module) -> bool:
+    """Whether :func:`packed_token_states` computes this encoder: a plain BERT in eval mode.
+
+    Anything else (a peft wrapper, another architecture, training mode) takes the padded path.
+    """
+    try:
+        from transformers import BertModel
+    except ImportError:  # pragma: no cover - transformers comes with the distill extra
+        return False
+    config = getattr(encoder, "config", None)
+    return (
+        isinstance(encoder, BertModel)
+        and not encoder.training
+        and not getattr(config, "is_decoder", False)
+        and not getattr(config, "add_cross_attention", False)
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+    )
+
+
+def packed_token_states(encoder: nn.Module, batch: PackedBatch) -> torch.Tensor:
+    """A BERT's last hidden states ``[tokens, hidden]`` for a packed batch (inference only).
+
+    The same function as ``encoder(**padded).last_hidden_state`` on each row's real tokens (the
+    encoder's own modules run: fp32 or int8 alike); check :func:`packable` first.
+    """
+    emb: Any = encoder.embeddings
+    # BERT adds token type 0's embedding to every token of a single text.
+    words: torch.Tensor = emb.word_embeddings(batch.input_ids) + emb.token_type_embeddings.weight[0]
+    hidden: torch.Tensor = emb.LayerNorm(words + emb.position_embeddings(batch.position_ids))
+    for layer in encoder.encoder.layer:  # type: ignore[union-attr]
+        hidden = _packed_layer(layer, hidden, batch.runs)
+    return hidden
+
+
+def _packed_layer(
+    layer: Any, hidden: torch.Tensor, runs: list[tuple[int, int, int]]
+) -> torch.Tensor:
+    """One BERT layer on packed tokens: linear layers on all tokens, attention run by run."""
+    sa = layer.attention.self
+    heads, size = int(sa.num_attention_heads), int(sa.attention_head_size)
+    q, k, v = sa.query(hidden), sa.key(hidden), sa.value(hidden)
+    context = torch.empty_like(q)
+    for start, n, length in runs:
+        span = slice(start, start + n * length)
+        shape = (n, length, heads, size)
+        # No mask: every token of a run is a real token of its own row.
+        out = nn.functional.scaled_dot_product_attention(
+            q[span].view(shape).transpose(1, 2),
+            k[span].view(shape).transpose(1, 2),
+            v[span].view(shape).transpose(1, 2),
+            scale=size**-0.5,
+        )
+        context[span] = out.transpose(1, 2).reshape(n * length, heads * size)
+    attention = layer.attention.output.LayerNorm(layer.attention.output.dense(context) + hidden)
+    mid = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(attention))
+    out_ln: torch.Tensor = layer.output.LayerNorm(layer.output.dense(mid) + attention)
+    return out_ln
+
+
 class PairEncoder:
     """Turns texts into id lists with the truncation policy, and pads them into batches."""
 

@@ -5,6 +5,11 @@ batch pads to nearly nothing, and the bi-encoder's document embeddings can be ke
 cache across calls (a document judged against many queries is encoded once). With MaxSim on, the
 cache also keeps each document's content-token vectors (only then: they cost ~L times the memory).
 
+Serving (``packed=True``, no autograd, a plain BERT encoder) goes further: rows are laid end to
+end with no padding at all, batched by a token budget, and MaxSim runs one matmul per query
+instead of padding every pair (:func:`~judgecache.distill.model.packed_token_states`). It computes
+the same numbers as the padded path (the one training differentiates through) to float rounding.
+
 Example:
     >>> from judgecache.distill.scoring import positive_index
     >>> positive_index((0, 1, 2, 3), 2)
@@ -20,8 +25,16 @@ from dataclasses import dataclass
 import torch
 
 from judgecache.distill.lexical import LexicalScorer
-from judgecache.distill.maxsim import content_mask, maxsim, pad_tokens
-from judgecache.distill.model import PairEncoder, StudentModel, cosine, mean_pool
+from judgecache.distill.maxsim import content_mask, maxsim, maxsim_pairs, pad_tokens
+from judgecache.distill.model import (
+    PackedBatch,
+    PairEncoder,
+    StudentModel,
+    cosine,
+    mean_pool,
+    packable,
+    packed_token_states,
+)
 from judgecache.errors import DistillationError
 
 
@@ -91,15 +104,75 @@ def extra_features(model: StudentModel, encoded: Sequence[EncodedPair]) -> torch
     return torch.tensor([e.extra for e in encoded], dtype=torch.float32).reshape(len(encoded), n)
 
 
+PACK_TOKENS = 2048
+"""Token budget of one packed batch (measured on 2 CPU cores: see bench/student_speed.py)."""
+
+
+def use_packed(model: StudentModel, packed: bool) -> bool:
+    """Whether a forward pass takes the padding-free path: asked for, no autograd, a plain BERT."""
+    return packed and not torch.is_grad_enabled() and packable(model.encoder)
+
+
+def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Indices sorted by length, cut into consecutive batches of at most ``max_tokens`` tokens
+    (a longer row goes alone).
+
+    >>> token_budget_batches([3, 1, 2, 4], 5)
+    [[1, 2], [0], [3]]
+    """
+    batches: list[list[int]] = []
+    used = 0
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if not batches or used + lengths[i] > max_tokens:
+            batches.append([])
+            used = 0
+        batches[-1].append(i)
+        used += lengths[i]
+    return batches
+
+
+def _embed_packed(
+    model: StudentModel,
+    pe: PairEncoder,
+    rows: Sequence[tuple[int, ...]],
+    device: torch.device,
+    max_tokens: int,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """:func:`_embed_unique` without padding: same outputs, each batch one flat token tensor."""
+    pooled: list[torch.Tensor] = []
+    toks: list[torch.Tensor] = [torch.empty(0)] * len(rows) if model.maxsim else []
+    order: list[int] = []
+    for idx in token_budget_batches([len(r) for r in rows], max_tokens):
+        batch = PackedBatch.of([rows[i] for i in idx]).to(device)
+        hidden = packed_token_states(model.encoder, batch)
+        lengths = torch.tensor(batch.lengths, device=hidden.device)
+        pooled.append(torch.segment_reduce(hidden, "mean", lengths=lengths, axis=0))
+        order.extend(idx)
+        if model.maxsim:
+            keep = content_mask(batch.input_ids, torch.ones_like(batch.input_ids), pe.special_ids)
+            counts = [sum(t not in pe.special_ids for t in rows[i]) for i in idx]
+            unit = torch.nn.functional.normalize(hidden[keep], dim=-1)
+            for i, part in zip(idx, torch.split(unit, counts), strict=True):
+                toks[i] = part
+    emb = torch.cat(pooled)
+    out = torch.empty_like(emb)
+    out[torch.tensor(order, device=emb.device)] = emb
+    return out, toks
+
+
 def _embed_unique(
     model: StudentModel,
     pe: PairEncoder,
     rows: Sequence[tuple[int, ...]],
     device: torch.device,
     batch_size: int,
+    packed: bool = False,
+    max_tokens: int = PACK_TOKENS,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Pooled embeddings ``[n, h]``; with ``model.maxsim`` also each row's normalised content
     token vectors ``[T_i, h]`` (an empty list otherwise)."""
+    if use_packed(model, packed) and rows:
+        return _embed_packed(model, pe, rows, device, max_tokens)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
     toks: list[torch.Tensor] = [torch.empty(0)] * len(rows) if model.maxsim else []
@@ -125,17 +198,22 @@ def _bi_inputs(
     device: torch.device,
     batch_size: int,
     cache: EmbeddingCache | None,
+    packed: bool = False,
+    max_tokens: int = PACK_TOKENS,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Cosine per pair and, with ``model.maxsim``, the MaxSim score (protected side = query)."""
+    fast = use_packed(model, packed)
     uniq1 = list(dict.fromkeys(e.first for e in encoded))
     uniq2 = list(dict.fromkeys(e.second for e in encoded))
-    emb1, tok1 = _embed_unique(model, pe, uniq1, device, batch_size)
+    emb1, tok1 = _embed_unique(model, pe, uniq1, device, batch_size, fast, max_tokens)
     if cache is None:
-        emb2, tok2 = _embed_unique(model, pe, uniq2, device, batch_size)
+        emb2, tok2 = _embed_unique(model, pe, uniq2, device, batch_size, fast, max_tokens)
     else:
         missing = [r for r in uniq2 if r not in cache]
         if missing:
-            fresh, fresh_tok = _embed_unique(model, pe, missing, device, batch_size)
+            fresh, fresh_tok = _embed_unique(
+                model, pe, missing, device, batch_size, fast, max_tokens
+            )
             for k, (r, v) in enumerate(zip(missing, fresh, strict=True)):
                 # Row 0 is the pooled vector, rows 1.. the token vectors (maxsim only).
                 cache.put(r, torch.cat([v[None], fresh_tok[k]]) if model.maxsim else v)
@@ -154,6 +232,8 @@ def _bi_inputs(
     q_tok, q_at, d_tok, d_at = (
         (tok1, at1, tok2, at2) if pe.protected == 0 else (tok2, at2, tok1, at1)
     )
+    if fast:
+        return cos, maxsim_pairs(q_tok, d_tok, list(zip(q_at, d_at, strict=True)))
     scores: list[torch.Tensor] = []
     # Blocks of pairs: a padded [pairs, tokens, hidden] copy of a 2048-pair chunk is too big.
     for start in range(0, len(encoded), 256):
@@ -205,14 +285,19 @@ def head_inputs(
     *,
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
+    packed: bool = False,
+    max_tokens: int = PACK_TOKENS,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Everything the head reads: the score and ``[n, n_extra]`` extras (MaxSim, then lexical).
 
-    One encoder pass gives both the cosine and the MaxSim score (differentiable).
+    One encoder pass gives both the cosine and the MaxSim score (differentiable, unless
+    ``packed`` takes the padding-free serving path under ``torch.no_grad``).
     """
     mx: torch.Tensor | None = None
     if model.architecture == "bi":
-        score, mx = _bi_inputs(model, pe, encoded, device, batch_size, cache)
+        score, mx = _bi_inputs(
+            model, pe, encoded, device, batch_size, cache, packed=packed, max_tokens=max_tokens
+        )
     else:
         score = pair_features(model, pe, encoded, device, batch_size=batch_size)
     lex = extra_features(model, encoded)
@@ -232,15 +317,28 @@ def predict_logits(
     batch_size: int = 64,
     chunk: int = 2048,
     cache: EmbeddingCache | None = None,
+    packed: bool = False,
+    max_tokens: int = PACK_TOKENS,
 ) -> torch.Tensor:
-    """Cumulative logits ``[n, n_labels-1]`` in input order, in length-sorted chunks (no grad)."""
+    """Cumulative logits ``[n, n_labels-1]`` in input order, in length-sorted chunks (no grad).
+
+    ``packed`` takes the padding-free path where the encoder allows it (:func:`use_packed`),
+    ``max_tokens`` tokens a batch; otherwise ``batch_size`` padded rows a batch.
+    """
     model.eval()
     order = sorted(range(len(encoded)), key=lambda i: encoded[i].cost)
     out = torch.empty((len(encoded), model.head.cuts().numel()))
     for start in range(0, len(order), chunk):
         idx = order[start : start + chunk]
         feats, extra = head_inputs(
-            model, pe, [encoded[i] for i in idx], device, batch_size=batch_size, cache=cache
+            model,
+            pe,
+            [encoded[i] for i in idx],
+            device,
+            batch_size=batch_size,
+            cache=cache,
+            packed=packed,
+            max_tokens=max_tokens,
         )
         out[idx] = model.head(feats, extra).float().cpu()
     return out

@@ -36,6 +36,7 @@ from judgecache.distill.grade_cuts import apply_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
+    PACK_TOKENS,
     EmbeddingCache,
     EncodedPair,
     encode_pairs,
@@ -96,7 +97,11 @@ class Predictions:
 
 
 class Predictor:
-    """Scores pairs with a student model: tokenize, length-sort, batch, head, calibrate, decide."""
+    """Scores pairs with a student model: tokenize, length-sort, batch, head, calibrate, decide.
+
+    ``packed`` (default) encodes a plain BERT without padding, ``max_tokens`` tokens a batch;
+    ``packed=False`` is the padded path, ``batch_size`` rows a batch (same scores, slower).
+    """
 
     def __init__(
         self,
@@ -110,8 +115,12 @@ class Predictor:
         batch_size: int = 64,
         cache_size: int = 20_000,
         grade_cuts: Sequence[float] | None = None,
+        packed: bool = True,
+        max_tokens: int = PACK_TOKENS,
     ) -> None:
         self.model = model
+        self.packed = packed
+        self.max_tokens = max_tokens
         self.grade_cuts = list(grade_cuts) if grade_cuts else None
         self.pe = encoder
         self.spec = spec
@@ -142,7 +151,14 @@ class Predictor:
                 empty.astype(np.int64), empty, np.zeros((0, len(self.spec.labels) - 1))
             )
         logits = predict_logits(
-            self.model, self.pe, encoded, self.device, batch_size=self.batch_size, cache=self.cache
+            self.model,
+            self.pe,
+            encoded,
+            self.device,
+            batch_size=self.batch_size,
+            cache=self.cache,
+            packed=self.packed,
+            max_tokens=self.max_tokens,
         )
         return self.from_logits(logits.numpy())
 
@@ -265,7 +281,9 @@ def load_predictor(
             # not a dependency); it still works and is the CPU int8 path here.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
-            model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+            # In place: swapping each Linear for its int8 version frees that fp32 weight, where
+            # a copy would hold both models at once (the merged fp32 one is not needed again).
+            quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
     calibrator = Calibrator.from_dict(_read_json(root / "calibration.json"))
     thresholds = _read_json(root / "thresholds.json")
     chosen = thresholds.get("chosen")

@@ -271,9 +271,11 @@ def load_predictor(
         )
     model.load_head_state(head)
     model.eval()
+    target = resolve_device(device)
+    if int8 and target.type != "cpu":
+        raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
+    model.to(target)  # the Predictor feeds its batches to this device
     if int8:
-        if resolve_device(device).type != "cpu":
-            raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
         from torch.ao.quantization import quantize_dynamic
 
         with warnings.catch_warnings():

@@ -30,6 +30,7 @@ from judgecache.distill.scoring import (
     use_packed,
 )
 from judgecache.distill.student import Predictor, StudentSpec, load_predictor, save_student
+from judgecache.errors import ConfigError
 
 pytestmark = pytest.mark.distill
 
@@ -214,3 +215,13 @@ def test_predictor_built_directly_defaults_to_packed(student: Student) -> None:
     direct = Predictor(loaded.model, loaded.pe, loaded.spec, loaded.calibrator)
     assert direct.packed and direct.max_tokens > 0
     assert np.allclose(direct.predict(student.pairs).prob, loaded.predict(student.pairs).prob)
+
+
+def test_loaded_student_sits_on_the_device_asked_for(student: Student) -> None:
+    # The Predictor sends its batches to ``device``: the loader must put the weights there too
+    # (it left them on the CPU, and a CUDA predict crashed). "meta" stands in for a GPU here.
+    p = load_predictor(student.path, device="meta")
+    assert p.device == torch.device("meta")
+    assert {t.device.type for t in p.model.parameters()} == {"meta"}
+    with pytest.raises(ConfigError, match="CPU-only"):
+        load_predictor(student.path, int8=True, device="meta")

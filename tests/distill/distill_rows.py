@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from judgecache.distill.student import StudentSpec
+
 TOPICS = [
     "apple",
     "river",
@@ -71,3 +73,23 @@ def make_rows(
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def graded_spec(
+    base: Path, name: str, max_length: int, max_length_protected: int, **more: Any
+) -> StudentSpec:
+    """A graded (0-3) relevance bi-encoder StudentSpec on ``base``, synthetic replay teacher."""
+    return StudentSpec(
+        name=name,
+        architecture="bi",
+        rubric="relevance",
+        target="graded",
+        labels=[0, 1, 2, 3],
+        positive_from=2,
+        protected=0,
+        max_length=max_length,
+        max_length_protected=max_length_protected,
+        base_model=str(base),
+        teacher={"provider": "replay", "model": "synthetic", "version": ""},
+        **more,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distill_rows import FILLER, TOPICS
+from distill_rows import FILLER, TOPICS, graded_spec
 from torch import nn
 
 from judgecache.distill.build import build_student
@@ -29,7 +29,7 @@ from judgecache.distill.scoring import (
     token_budget_batches,
     use_packed,
 )
-from judgecache.distill.student import Predictor, StudentSpec, load_predictor, save_student
+from judgecache.distill.student import Predictor, load_predictor, save_student
 from judgecache.errors import ConfigError
 
 pytestmark = pytest.mark.distill
@@ -78,20 +78,7 @@ def student(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Studen
     # Cuts at the score quartiles: every grade occurs, probabilities spread over (0, 1).
     cuts = torch.quantile(score, torch.tensor([0.25, 0.5, 0.75])).tolist()
     model.head.set_cuts(cuts, scale=3.0, extra_weight=weights.tolist())
-    spec = StudentSpec(
-        name="fast",
-        architecture="bi",
-        rubric="relevance",
-        target="graded",
-        labels=[0, 1, 2, 3],
-        positive_from=2,
-        protected=0,
-        max_length=24,
-        max_length_protected=16,
-        base_model=str(tiny_bert),
-        teacher={"provider": "replay", "model": "synthetic", "version": ""},
-        maxsim=True,
-    )
+    spec = graded_spec(tiny_bert, "fast", 24, 16, maxsim=True)
     save_student(out, model, tokenizer, spec, Calibrator("platt"), {"chosen": None})
     return Student(out, pairs)
 

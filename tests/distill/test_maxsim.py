@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distill_rows import make_rows
+from distill_rows import graded_spec, make_rows
 from test_training import tiny_config
 
 from judgecache.distill.build import build_student
@@ -23,7 +23,6 @@ from judgecache.distill.pipeline import DistillResult, run_distill
 from judgecache.distill.scoring import EmbeddingCache, encode_pairs, head_inputs
 from judgecache.distill.student import (
     Predictor,
-    StudentSpec,
     StudentTeacher,
     export_merged,
     load_predictor,
@@ -141,19 +140,7 @@ def test_a_student_saved_before_maxsim_existed_still_loads(tiny_bert: Path, tmp_
     model, tokenizer = build_student(tiny_bert, "bi", 4, LoraConfig(r=4, alpha=8))
     model.eval()
     pe = PairEncoder(tokenizer, max_length=32, max_length_protected=16, protected=0)
-    spec = StudentSpec(
-        name="old",
-        architecture="bi",
-        rubric="relevance",
-        target="graded",
-        labels=[0, 1, 2, 3],
-        positive_from=2,
-        protected=0,
-        max_length=32,
-        max_length_protected=16,
-        base_model=str(tiny_bert),
-        teacher={"provider": "replay", "model": "synthetic", "version": ""},
-    )
+    spec = graded_spec(tiny_bert, "old", 32, 16)
     save_student(tmp_path, model, tokenizer, spec, Calibrator("platt"), {"chosen": None})
     raw = json.loads((tmp_path / "student.json").read_text())
     del raw["maxsim"]  # what a student written before this option looks like

@@ -403,9 +403,15 @@ class StudentTeacher(BatchTeacher):
         return out
 
 
-def load_student_teacher(path: str | Path, *, int8: bool = False) -> StudentTeacher:
-    """The ``student:PATH`` spec: a distilled student directory as a Teacher (``PATH?int8`` too)."""
+def load_student_teacher(
+    path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+) -> StudentTeacher:
+    """The ``student:PATH`` spec: a distilled student directory as a Teacher (``PATH?int8`` too).
+
+    Options: ``int8`` (CPU only), ``device`` (``cpu``, ``cuda``, ``auto``), ``batch_size``, e.g.
+    ``Judge("student:runs/relevance", options={"device": "cuda"})``.
+    """
     text = str(path)
     if text.endswith("?int8"):
-        return StudentTeacher(text[: -len("?int8")], int8=True)
-    return StudentTeacher(text, int8=int8)
+        text, int8 = text[: -len("?int8")], True
+    return StudentTeacher(text, int8=int8, device=device, batch_size=batch_size)

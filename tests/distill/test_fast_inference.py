@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,3 +213,12 @@ def test_loaded_student_sits_on_the_device_asked_for(student: Student) -> None:
     assert {t.device.type for t in p.model.parameters()} == {"meta"}
     with pytest.raises(ConfigError, match="CPU-only"):
         load_predictor(student.path, int8=True, device="meta")
+
+
+def test_student_spec_takes_device_and_batch_size_options(student: Student) -> None:
+    from judgecache.judges.spec import teacher_from_spec
+
+    teacher: Any = teacher_from_spec(f"student:{student.path}", device="meta", batch_size=8)
+    assert teacher.predictor.device == torch.device("meta") and teacher.predictor.batch_size == 8
+    with pytest.raises(ConfigError, match=r"valid options: \['int8', 'device', 'batch_size'\]"):
+        teacher_from_spec(f"student:{student.path}", gpu=True)

@@ -351,6 +351,10 @@ class StudentModel(nn.Module):
             )
         self.maxsim = maxsim
         self.encoder = encoder
+        # Segment ids only where the encoder has a segment embedding to read them (BERT, ELECTRA):
+        # RoBERTa's single row would index out of range on the second segment, DistilBERT has none.
+        config = getattr(encoder, "config", None)
+        self.uses_token_types = int(getattr(config, "type_vocab_size", 0) or 0) > 1
         self.architecture = architecture
         # Plain data, not a module: the idf table travels as lexical.json, not in the weights.
         self.lexical = lexical
@@ -378,7 +382,7 @@ class StudentModel(nn.Module):
             "input_ids": batch.input_ids,
             "attention_mask": batch.attention_mask,
         }
-        if batch.token_type_ids is not None:
+        if batch.token_type_ids is not None and self.uses_token_types:
             kwargs["token_type_ids"] = batch.token_type_ids
         hidden: torch.Tensor = self.encoder(**kwargs).last_hidden_state
         return hidden

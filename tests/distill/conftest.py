@@ -6,16 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distill_rows import FILLER, TOPICS, make_rows, write_jsonl
+from distill_rows import make_rows, tiny_vocab, write_jsonl
 
 torch = pytest.importorskip("torch", reason="the distill extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the distill extra is not installed")
 pytest.importorskip("peft", reason="the distill extra (peft) is not installed")
-
-
-def _vocab() -> list[str]:
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    return special + sorted(set(TOPICS + FILLER + ["what", "does", "say", "claim"]))
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +24,13 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny-bert")
     vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(_vocab()) + "\n", encoding="utf-8")
+    vocab.write_text("\n".join(tiny_vocab()) + "\n", encoding="utf-8")
     tok = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
     tok.model_max_length = 128
     tok.save_pretrained(str(root))
     torch.manual_seed(0)
     cfg = BertConfig(
-        vocab_size=len(_vocab()),
+        vocab_size=len(tiny_vocab()),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,

@@ -25,6 +25,12 @@ TOPICS = [
 FILLER = ["the", "a", "of", "and", "is", "about", "with", "some", "text", "words", "here", "more"]
 
 
+def tiny_vocab() -> list[str]:
+    """The WordPiece vocabulary of the tiny test encoders: special tokens, then every test word."""
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    return special + sorted(set(TOPICS + FILLER + ["what", "does", "say", "claim"]))
+
+
 def make_rows(
     n: int = 240,
     *,

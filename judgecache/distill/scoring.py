@@ -150,7 +150,7 @@ def _embed_packed(
         order.extend(idx)
         if model.maxsim:
             keep = content_mask(batch.input_ids, torch.ones_like(batch.input_ids), pe.special_ids)
-            counts = [sum(t not in pe.special_ids for t in rows[i]) for i in idx]
+            counts = [int(k.sum()) for k in torch.split(keep, batch.lengths)]
             unit = torch.nn.functional.normalize(hidden[keep], dim=-1)
             for i, part in zip(idx, torch.split(unit, counts), strict=True):
                 toks[i] = part
@@ -166,13 +166,13 @@ def _embed_unique(
     rows: Sequence[tuple[int, ...]],
     device: torch.device,
     batch_size: int,
-    packed: bool = False,
-    max_tokens: int = PACK_TOKENS,
+    pack_tokens: int | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Pooled embeddings ``[n, h]``; with ``model.maxsim`` also each row's normalised content
-    token vectors ``[T_i, h]`` (an empty list otherwise)."""
-    if use_packed(model, packed) and rows:
-        return _embed_packed(model, pe, rows, device, max_tokens)
+    token vectors ``[T_i, h]`` (an empty list otherwise). ``pack_tokens``: the padding-free
+    path with that token budget (the caller checked :func:`use_packed`); None: padded."""
+    if pack_tokens is not None and rows:
+        return _embed_packed(model, pe, rows, device, pack_tokens)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
     toks: list[torch.Tensor] = [torch.empty(0)] * len(rows) if model.maxsim else []
@@ -198,22 +198,18 @@ def _bi_inputs(
     device: torch.device,
     batch_size: int,
     cache: EmbeddingCache | None,
-    packed: bool = False,
-    max_tokens: int = PACK_TOKENS,
+    pack_tokens: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Cosine per pair and, with ``model.maxsim``, the MaxSim score (protected side = query)."""
-    fast = use_packed(model, packed)
     uniq1 = list(dict.fromkeys(e.first for e in encoded))
     uniq2 = list(dict.fromkeys(e.second for e in encoded))
-    emb1, tok1 = _embed_unique(model, pe, uniq1, device, batch_size, fast, max_tokens)
+    emb1, tok1 = _embed_unique(model, pe, uniq1, device, batch_size, pack_tokens)
     if cache is None:
-        emb2, tok2 = _embed_unique(model, pe, uniq2, device, batch_size, fast, max_tokens)
+        emb2, tok2 = _embed_unique(model, pe, uniq2, device, batch_size, pack_tokens)
     else:
         missing = [r for r in uniq2 if r not in cache]
         if missing:
-            fresh, fresh_tok = _embed_unique(
-                model, pe, missing, device, batch_size, fast, max_tokens
-            )
+            fresh, fresh_tok = _embed_unique(model, pe, missing, device, batch_size, pack_tokens)
             for k, (r, v) in enumerate(zip(missing, fresh, strict=True)):
                 # Row 0 is the pooled vector, rows 1.. the token vectors (maxsim only).
                 cache.put(r, torch.cat([v[None], fresh_tok[k]]) if model.maxsim else v)
@@ -232,7 +228,7 @@ def _bi_inputs(
     q_tok, q_at, d_tok, d_at = (
         (tok1, at1, tok2, at2) if pe.protected == 0 else (tok2, at2, tok1, at1)
     )
-    if fast:
+    if pack_tokens is not None:
         return cos, maxsim_pairs(q_tok, d_tok, list(zip(q_at, d_at, strict=True)))
     scores: list[torch.Tensor] = []
     # Blocks of pairs: a padded [pairs, tokens, hidden] copy of a 2048-pair chunk is too big.
@@ -295,9 +291,8 @@ def head_inputs(
     """
     mx: torch.Tensor | None = None
     if model.architecture == "bi":
-        score, mx = _bi_inputs(
-            model, pe, encoded, device, batch_size, cache, packed=packed, max_tokens=max_tokens
-        )
+        pack_tokens = max_tokens if use_packed(model, packed) else None
+        score, mx = _bi_inputs(model, pe, encoded, device, batch_size, cache, pack_tokens)
     else:
         score = pair_features(model, pe, encoded, device, batch_size=batch_size)
     lex = extra_features(model, encoded)

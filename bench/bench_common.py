@@ -79,3 +79,16 @@ def median_time(fn: Callable[[], object], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's current and peak resident memory in MiB (VmRSS, VmHWM from /proc).
+
+    VmHWM, unlike ``ru_maxrss``, is not inherited across exec, so a child measures itself.
+    """
+    fields = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in fields:
+            fields[key] = int(rest.split()[0]) / 1024
+    return {"rss_mb": fields["VmRSS"], "peak_rss_mb": fields["VmHWM"]}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import REPO, cascade_pool, data_dir, require_data, trec_files
+from bench_common import REPO, cascade_pool, data_dir, memory_mb, require_data, trec_files
 
 # List prices (USD per 1M tokens), GPT-4o (gpt-4o-2024-08-06) at the time of writing.
 GPT4O_INPUT, GPT4O_OUTPUT = 2.50, 10.00
@@ -52,14 +51,6 @@ def load_trec_rows(model: str, years: tuple[str, ...] = ("19", "20")) -> list[di
                 }
             )
     return rows
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM: unlike ru_maxrss it is not inherited across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def second_judge_agreement(split: Any, other: dict[tuple[str, str], int]) -> dict[str, Any]:
@@ -109,7 +100,7 @@ def speed_only(student: Path, n: int, int8: bool) -> None:
                 "pairs": len(pairs),
                 "seconds": dt,
                 "pairs_per_s": len(pairs) / dt,
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": memory_mb()["peak_rss_mb"],
             }
         )
     )
@@ -187,7 +178,7 @@ def main() -> None:
     prep = prepare(cfg, labels)
     result = run_distill(cfg, prepared=prep)
     wall = time.perf_counter() - t0
-    train_peak = peak_rss_mb()
+    train_peak = memory_mb()["peak_rss_mb"]
 
     gpt4 = {
         (r["meta"]["qid"], r["meta"]["docid"]): r["label"]

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import REPO, real_pairs, require_data
+from bench_common import REPO, memory_mb, real_pairs, require_data
 
 DEFAULT_STUDENT = REPO / "runs" / "bench-distill-relevance-maxsim"
 THREADS = 2
@@ -47,16 +47,6 @@ RATIOS = {  # label: (after, before)
     "int8 packed / padded": ("int8-packed", "int8-padded"),
     "int8-packed / fp32-padded (old headline)": ("int8-packed", "fp32-padded"),
 }
-
-
-def memory_mb() -> dict[str, float]:
-    """This process's current and peak resident memory (VmRSS, VmHWM) in MiB."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(rest.split()[0]) / 1024
-    return {"rss_mb": fields.get("VmRSS", 0.0), "peak_rss_mb": fields.get("VmHWM", 0.0)}
 
 
 def load(student: Path, int8: bool, *, copy_quantize: bool = False) -> Any:

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from judgecache.distill.config import DistillConfig
 from judgecache.distill.student import StudentSpec
 
 TOPICS = [
@@ -98,4 +99,28 @@ def graded_spec(
         base_model=str(base),
         teacher={"provider": "replay", "model": "synthetic", "version": ""},
         **more,
+    )
+
+
+def tiny_config(tiny_bert: Path, out: Path, by: str = "pair", **train: object) -> DistillConfig:
+    """A fast, seeded config on a tiny local base: LoRA r8, small splits, 50 bootstrap draws."""
+    return DistillConfig.from_dict(
+        {
+            "output": str(out),
+            "base_model": str(tiny_bert),
+            "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+            "split": {"by": by, "val": 0.15, "calib": 0.2, "test": 0.2, "test_seen": 0.1},
+            "train": {
+                "epochs": 6,
+                "batch_size": 16,
+                "lr": 1e-2,
+                "head_lr": 1e-2,
+                "progress": False,
+                "patience": 100,
+                "threads": 1,
+                "device": "cpu",
+                **train,
+            },
+            "eval": {"bootstrap": 50},
+        }
     )

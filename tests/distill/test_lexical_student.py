@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distill_rows import make_rows
-from test_training import tiny_config
+from distill_rows import make_rows, tiny_config
 
 from judgecache.distill.data import labels_from_rows
 from judgecache.distill.grade_cuts import apply_grade_cuts, fit_grade_cuts

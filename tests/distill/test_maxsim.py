@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distill_rows import graded_spec, make_rows
-from test_training import tiny_config
+from distill_rows import graded_spec, make_rows, tiny_config
 
 from judgecache.distill.build import build_student
 from judgecache.distill.calibrate import Calibrator

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distill_rows import make_rows, tiny_vocab
-from test_training import tiny_config
+from distill_rows import make_rows, tiny_config, tiny_vocab
 from torch import nn
 
 from judgecache.distill.data import labels_from_rows

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distill_rows import make_rows
+from distill_rows import make_rows, tiny_config
 from safetensors.torch import load_file
 
 from judgecache.distill.config import DistillConfig
@@ -19,29 +19,6 @@ from judgecache.distill.student import StudentTeacher, export_merged, load_predi
 from judgecache.judges.rubric import get_rubric
 
 pytestmark = pytest.mark.distill
-
-
-def tiny_config(tiny_bert: Path, out: Path, by: str = "pair", **train: object) -> DistillConfig:
-    return DistillConfig.from_dict(
-        {
-            "output": str(out),
-            "base_model": str(tiny_bert),
-            "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
-            "split": {"by": by, "val": 0.15, "calib": 0.2, "test": 0.2, "test_seen": 0.1},
-            "train": {
-                "epochs": 6,
-                "batch_size": 16,
-                "lr": 1e-2,
-                "head_lr": 1e-2,
-                "progress": False,
-                "patience": 100,
-                "threads": 1,
-                "device": "cpu",
-                **train,
-            },
-            "eval": {"bootstrap": 50},
-        }
-    )
 
 
 @dataclass

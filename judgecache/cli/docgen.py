@@ -18,7 +18,8 @@ HEADER = """# CLI reference
 
 Generated from the code by `python -m judgecache.cli.docgen > docs/cli.md`; `tests/cli/test_docs.py`
 fails when this file and the commands disagree. Exit codes: 0 success, 1 failure (a one-line message on
-stderr), 3 configuration error; `drift run` adds 1 fail and 2 inconclusive. Configuration files are
+stderr), 3 configuration or usage error (a bad option, a missing file, an unknown config key); `drift run`
+adds 1 fail and 2 inconclusive. Configuration files are
 YAML read with `safe_load`; unknown keys are an error that lists the valid ones (see `configs/`).
 """
 

@@ -89,26 +89,52 @@ def cli() -> None:
     """
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: judgecache errors become a one-line message and exit code 1 (configuration: 3)."""
+EXIT_FAILURE = 1
+EXIT_CONFIG = 3  # also for usage errors: click's own 2 would read as drift's "inconclusive"
+EXIT_INTERRUPTED = 130
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (``main`` hands it to the shell).
+
+    Exit codes: 0 success, 1 failure (a one-line message on stderr), 3 configuration or usage
+    error (a bad option, a missing file, an unknown config key); ``drift run`` adds 1 fail and
+    2 inconclusive; 130 interrupted.
+
+    Example:
+        >>> run(["cache", "key", "q", "d", "--judge", "no-such-provider:x"])
+        3
+    """
     from judgecache.errors import ConfigError
 
     try:
-        cli.main(args=argv, prog_name="judgecache", standalone_mode=False)
+        # standalone_mode=False hands back the code a command passed to ctx.exit(N); with the
+        # default mode click would call sys.exit itself and our error mapping below would not run.
+        returned = cli.main(args=argv, prog_name="judgecache", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return EXIT_INTERRUPTED
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_CONFIG
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except ConfigError as exc:
         click.echo(f"judgecache: configuration error: {exc}", err=True)
-        sys.exit(3)
+        return EXIT_CONFIG
     except JudgecacheError as exc:
         click.echo(f"judgecache: error: {exc}", err=True)
-        sys.exit(1)
+        return EXIT_FAILURE
+    # A command that returns normally returns None; ctx.exit(N) comes back as the int N.
+    return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and exit with its code."""
+    sys.exit(run(argv))
 
 
 if __name__ == "__main__":

@@ -18,3 +18,10 @@ def grade(query: str, doc: str) -> int:
         if die_after and len(path.read_text().splitlines()) >= die_after:
             os._exit(137)
     return min(3, len(set(query.lower().split()) & set(doc.lower().split())))
+
+
+def grade_or_fail(query: str, doc: str) -> int:
+    """Like ``grade``, but the teacher fails on any passage containing 'boom'."""
+    if "boom" in doc:
+        raise RuntimeError("teacher exploded on this pair")
+    return grade(query, doc)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from console import judgecache
 from drift_world import World, week_label
 
-from judgecache.cli.main import cli
 from judgecache.drift.log import ProductionLog
 
 
@@ -52,8 +51,9 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    res = CliRunner().invoke(cli, list(args))
-    return res.exit_code, res.stdout, res.stderr
+    """The installed console script in a subprocess, as cron runs it (exit codes included)."""
+    res = judgecache(*args)
+    return res.returncode, res.stdout, res.stderr
 
 
 def test_cli_exit_codes_and_reports(setup: tuple[Path, Path], tmp_path: Path) -> None:

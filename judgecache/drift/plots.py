@@ -77,8 +77,11 @@ def trend_png(rows: Sequence[Mapping[str, Any]]) -> str:
     pts = [(i, r) for i, r in enumerate(rows) if r.get("agreement") is not None]
     xs = [i for i, _ in pts]
     ys = [float(r["agreement"]) for _, r in pts]
-    lo = [y - _or(r.get("agreement_low"), y) for y, (_, r) in zip(ys, pts, strict=True)]
-    hi = [_or(r.get("agreement_high"), y) - y for y, (_, r) in zip(ys, pts, strict=True)]
+    # Error bars are distances from the point, so never negative: an interval computed apart from
+    # its estimate (e.g. a weighted rate of 1.0 with an upper bound of 0.9999999999999999) may
+    # sit a rounding error inside it, and matplotlib rejects a negative bar outright.
+    lo = [max(0.0, y - _or(r.get("agreement_low"), y)) for y, (_, r) in zip(ys, pts, strict=True)]
+    hi = [max(0.0, _or(r.get("agreement_high"), y) - y) for y, (_, r) in zip(ys, pts, strict=True)]
     colors = {"pass": "#2ca02c", "warn": "#ff7f0e", "fail": "#d62728", "inconclusive": "#7f7f7f"}
     ax.errorbar(xs, ys, yerr=[lo, hi], fmt="-", color="#1f77b4", ecolor="#9ecae1", capsize=3)
     ax.scatter(xs, ys, c=[colors.get(str(r.get("status")), "#1f77b4") for _, r in pts], zorder=3)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from judgecache.cli.options import cache_option, json_option
+from judgecache.cli.options import cache_option, check_output_dir, json_option
 from judgecache.errors import ConfigError
 
 
@@ -42,6 +42,7 @@ def export(
     from judgecache.export import iter_labels, judge_counts
     from judgecache.store import open_store
 
+    check_output_dir(output_path, "-o/--output")
     with open_store(cache_url) as store:
         if judge_name is None:
             judges = sorted({j for j, t in judge_counts(store) if task in (None, t)})

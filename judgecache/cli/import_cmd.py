@@ -99,6 +99,9 @@ def import_(
             "new_entries": after - before,
             "cache": judge.store.url,
         }
+    if n == 0:
+        source = jsonl_path if jsonl_path is not None else qrels
+        click.echo(f"judgecache: 0 labels read from {source} (empty file?)", err=True)
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -12,7 +12,12 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 import click
 
@@ -107,6 +112,11 @@ def run(argv: list[str] | None = None) -> int:
     """
     from judgecache.errors import ConfigError
 
+    with _one_line_messages():
+        return _run(argv, ConfigError)
+
+
+def _run(argv: list[str] | None, config_error: type[Exception]) -> int:
     try:
         # standalone_mode=False hands back the code a command passed to ctx.exit(N); with the
         # default mode click would call sys.exit itself and our error mapping below would not run.
@@ -122,7 +132,7 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except ConfigError as exc:
+    except config_error as exc:
         click.echo(f"judgecache: configuration error: {exc}", err=True)
         return EXIT_CONFIG
     except JudgecacheError as exc:
@@ -130,6 +140,49 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     # A command that returns normally returns None; ctx.exit(N) comes back as the int N.
     return returned if isinstance(returned, int) and not isinstance(returned, bool) else 0
+
+
+class _EchoHandler(logging.Handler):
+    """Log records as ``judgecache: warning: ...`` on whatever stderr is current (click's echo)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"judgecache: {record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    click.echo(f"judgecache: warning: {message}", err=True)
+
+
+@contextmanager
+def _one_line_messages() -> Iterator[None]:
+    """Warnings and judgecache's log warnings as one line each, without source lines.
+
+    A remote cache that fails over to the local one both warns (for API users) and logs (for
+    services); on the command line the log line is enough, so the warning is not shown twice.
+    """
+    from judgecache.store.policy import CacheFallbackWarning
+
+    logger = logging.getLogger("judgecache")
+    handler = _EchoHandler(logging.WARNING)
+    logger.addHandler(handler)
+    previous_level = logger.level
+    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CacheFallbackWarning)
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 def main(argv: list[str] | None = None) -> None:

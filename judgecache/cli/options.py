@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -58,3 +59,18 @@ def dollars(x: float) -> str:
     ('$0.000123', '$12.50')
     """
     return f"${x:.6f}" if 0 < abs(x) < 0.01 else f"${x:,.2f}"
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Refuse, as a usage error, an output file whose folder does not exist (before any work).
+
+    >>> check_output_dir(Path("/no/such/dir/out.jsonl"), "-o")
+    Traceback (most recent call last):
+    ...
+    click.exceptions.BadParameter: cannot write /no/such/dir/out.jsonl: the folder /no/such/dir does not exist
+    """
+    parent = path.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise click.BadParameter(
+            f"cannot write {path}: the folder {parent} does not exist", param_hint=option
+        )

@@ -19,6 +19,7 @@ import click
 
 from judgecache.cli.options import (
     cache_option,
+    check_output_dir,
     dollars,
     fallback_option,
     json_option,
@@ -124,6 +125,7 @@ def score(
     from judgecache.io.jsonl import read_pairs
     from judgecache.judges.judge import Judge
 
+    check_output_dir(output_path, "-o/--output")
     judge = Judge(
         judge_spec,
         task=task,
@@ -180,6 +182,8 @@ def score(
         "budget_exhausted": isinstance(stopped, BudgetExceededError),
         "output": str(output_path),
     }
+    if summary["pairs"] == 0 and errors == 0 and stopped is None:
+        click.echo(f"judgecache: 0 pairs read from {input_path} (empty file?)", err=True)
     if as_json:
         click.echo(json.dumps(summary))
     else:

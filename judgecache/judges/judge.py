@@ -115,10 +115,19 @@ class Judge:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
         self.rubric = get_rubric(task)
-        self.teacher = _make_teacher(teacher, name=name, version=version, options=options or {})
+        # The store first: a bad cache URL or an unreachable server is reported at once, not
+        # after a local teacher has spent many seconds loading its weights.
         self.store = (
             cache if isinstance(cache, Store) else open_store(cache, on_error=on_storage_error)
         )
+        try:
+            self.teacher = _make_teacher(
+                teacher, name=name, version=version, options=options or {}
+            )
+        except BaseException:
+            if not isinstance(cache, Store):
+                self.store.close()  # we opened it; the caller never sees this Judge
+            raise
         self.ledger = Ledger(self.store)
         self.retry = RetryPolicy(max_retries=max_retries)
         try:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+from judgecache.judges.rubric import Rubric
+from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.keys import JudgeIdentity
 
 
 def grade(query: str, doc: str) -> int:
@@ -25,3 +30,17 @@ def grade_or_fail(query: str, doc: str) -> int:
     if "boom" in doc:
         raise RuntimeError("teacher exploded on this pair")
     return grade(query, doc)
+
+
+class SlowToLoad(Teacher):
+    """Stands for a local model that takes seconds to load: construction leaves a mark in
+    $JC_LOADED, so a test can tell whether the CLI got as far as loading it."""
+
+    identity = JudgeIdentity("test", "slow-to-load", "1")
+
+    def __init__(self) -> None:
+        Path(os.environ["JC_LOADED"]).write_text("loaded")
+
+    def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
+        label = grade(*inputs.values())
+        return TeacherAnswer(label=label, raw_output=str(label))

@@ -101,3 +101,41 @@ def test_configuration_and_usage_errors_exit_3(
     assert res.returncode == 3, (argv, res.stdout, res.stderr)
     assert message in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_missing_output_folder_is_a_usage_error_before_any_work(pairs: Path, cache: str) -> None:
+    for command in (["score", str(pairs), "--judge", SPEC], ["export"]):
+        res = judgecache(*command, "--cache", cache, "-o", "/no/such/dir/out.jsonl")
+        assert res.returncode == 3, res.stderr
+        assert "the folder /no/such/dir does not exist" in res.stderr
+        assert "Traceback" not in res.stderr
+
+
+def test_empty_input_says_so(tmp_path: Path, cache: str) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    scored = judgecache("score", str(empty), "--judge", SPEC, "--cache", cache,
+                        "-o", str(tmp_path / "o.jsonl"), "--no-progress")  # fmt: skip
+    assert scored.returncode == 0 and f"0 pairs read from {empty}" in scored.stderr
+    imported = judgecache("import", str(empty), "--judge", SPEC, "--cache", cache)
+    assert imported.returncode == 0 and f"0 labels read from {empty}" in imported.stderr
+
+
+def test_unreachable_cache_fails_before_the_teacher_loads(tmp_path: Path, pairs: Path) -> None:
+    loaded = tmp_path / "loaded"
+    res = judgecache("score", str(pairs), "--judge", "python:jc_cli_teachers:SlowToLoad",
+                     "--cache", "redis://127.0.0.1:1/0", "-o", str(tmp_path / "o.jsonl"),
+                     env={"JC_LOADED": str(loaded)})  # fmt: skip
+    assert res.returncode == 1 and "connect failed" in res.stderr
+    assert not loaded.exists()  # the model would have loaded for nothing
+
+
+def test_cache_fallback_warns_once_on_one_line(tmp_path: Path, pairs: Path) -> None:
+    good = _jsonl(tmp_path / "good.jsonl", [{"query": "green tea", "doc": "green tea is a drink"}])
+    res = judgecache("score", str(good), "--judge", SPEC, "--cache", "redis://127.0.0.1:1/0",
+                     "--on-storage-error", "fallback", "-o", str(tmp_path / "o.jsonl"),
+                     "--no-progress", env={"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)})  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stderr.splitlines() if "unavailable" in line]
+    assert len(lines) == 1 and lines[0].startswith("judgecache: warning: cache redis://")
+    assert "warnings.warn" not in res.stderr

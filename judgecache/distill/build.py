@@ -8,7 +8,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,20 @@ def load_encoder(path: Path) -> nn.Module:
     return model
 
 
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Silence peft's use of transformers' deprecated ``is_gradient_checkpointing`` alias.
+
+    It is a FutureWarning per student built or loaded that says nothing about the user's run
+    (activation checkpointing is never used here); every other warning still shows.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning
+        )
+        yield
+
+
 def build_student(
     base: Path,
     architecture: str,
@@ -95,7 +111,13 @@ def build_student(
         bias="none",
         layers_to_transform=list(lora.layers) if lora.layers else None,
     )
-    wrapped = get_peft_model(encoder, peft_cfg)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing` alias: a FutureWarning
+        # per student that says nothing about the user's run (we never checkpoint activations).
+        warnings.filterwarnings(
+            "ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning
+        )
+        wrapped = get_peft_model(encoder, peft_cfg)
     hidden = int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0))
     student = StudentModel(wrapped, architecture, n_labels, hidden, lexical=lexical, maxsim=maxsim)
     return student, tokenizer

@@ -237,7 +237,7 @@ def load_predictor(
     path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
 ) -> Predictor:
     """Rebuild a student from its directory; LoRA is merged for inference, optionally int8."""
-    from judgecache.distill.build import load_encoder, load_tokenizer
+    from judgecache.distill.build import load_encoder, load_tokenizer, quiet_peft
 
     root = Path(path).expanduser()
     if not (root / "student.json").is_file():
@@ -250,7 +250,8 @@ def load_predictor(
         from peft import PeftModel
 
         base = load_encoder(resolve_base_model(spec.base_model))
-        encoder = PeftModel.from_pretrained(base, str(root / "adapter")).merge_and_unload()
+        with quiet_peft():
+            encoder = PeftModel.from_pretrained(base, str(root / "adapter")).merge_and_unload()
     hidden = int(getattr(encoder.config, "hidden_size", 0) or getattr(encoder.config, "dim", 0))
     lexical = LexicalScorer.load(root / "lexical.json") if spec.lexical else None
     if lexical is not None and list(lexical.names) != list(spec.lexical):

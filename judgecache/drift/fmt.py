@@ -7,8 +7,9 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SECTION_TITLES = {
@@ -46,6 +47,23 @@ def interval(d: Mapping[str, Any] | None, digits: int = 3) -> str:
     return (
         f"{num(d['estimate'], digits)} [{num(d.get('low'), digits)}, {num(d.get('high'), digits)}]"
     )
+
+
+def bin_ranges(bins: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Score-drift bins as ranges, ``< a``, ``a – b``, ..., ``≥ z``, from their upper edges.
+
+    Three significant digits, so that close edges of a reference piled up near 0 or 1 stay apart
+    (a bin edge of 0.0004 printed as ``0.000`` read as an empty range).
+
+    >>> bin_ranges([{"upper_edge": 0.0004}, {"upper_edge": 0.5}, {"upper_edge": None}])
+    ['< 0.0004', '0.0004 – 0.5', '≥ 0.5']
+    """
+    edges = [float(b["upper_edge"]) for b in bins if b.get("upper_edge") is not None]
+    if not edges:
+        return ["all scores"] * len(bins)
+    labels = [f"< {edges[0]:.3g}"]
+    labels += [f"{lo:.3g} – {hi:.3g}" for lo, hi in itertools.pairwise(edges)]
+    return [*labels, f"≥ {edges[-1]:.3g}"][: len(bins)]
 
 
 def title(name: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from judgecache.drift import plots
 from judgecache.drift.fmt import (
     TREND_HEADERS,
+    bin_ranges,
     interval,
     num,
     ordered_sections,
@@ -195,10 +196,10 @@ def _score_drift(s: Mapping[str, Any]) -> str:
         f"(reference sample: {esc(s.get('reference_n'))}).</p>"
     )
     bins = _table(
-        ["bin (upper edge)", "reference", "this period"],
+        ["student score", "reference", "this period"],
         [
-            [num(b.get("upper_edge")), num(b["reference"]), num(b["current"])]
-            for b in s.get("bins", [])
+            [label, num(b["reference"]), num(b["current"])]
+            for label, b in zip(bin_ranges(s.get("bins", [])), s.get("bins", []), strict=True)
         ],
     )
     plot = _img(lambda: plots.histogram_png(s["histogram"]), "score histograms")

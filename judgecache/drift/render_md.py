@@ -18,6 +18,7 @@ from typing import Any
 
 from judgecache.drift.fmt import (
     TREND_HEADERS,
+    bin_ranges,
     interval,
     num,
     ordered_sections,
@@ -135,10 +136,10 @@ def _score_drift(s: Mapping[str, Any]) -> list[str]:
         "",
     ]
     out += _table(
-        ["bin (upper edge)", "reference", "this period"],
+        ["student score", "reference", "this period"],
         [
-            [num(b.get("upper_edge")), num(b["reference"]), num(b["current"])]
-            for b in s.get("bins", [])
+            [label, num(b["reference"]), num(b["current"])]
+            for label, b in zip(bin_ranges(s.get("bins", [])), s.get("bins", []), strict=True)
         ],
     )
     return out

@@ -6,6 +6,7 @@ only when /usr/bin/chromium is absent.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,27 @@ def test_injected_script_stays_text(page: Path, tmp_path: Path) -> None:
     assert "&lt;script&gt;document.title=" in dom
     assert "xss" not in "\n".join(_console(res.stderr))
     assert dom.count("data:image/png;base64,") == 3
+
+
+PLOTS = ("agreement trend", "reliability diagram", "score histograms")
+
+
+def test_every_plot_is_drawn_inline_and_nothing_is_fetched(page: Path, tmp_path: Path) -> None:
+    res = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert res.returncode == 0, res.stderr[-2000:]
+    dom = res.stdout
+    for alt in PLOTS:  # a plot that failed to draw leaves a note instead of its image
+        assert f'<img alt="{alt}" src="data:image/png;base64,iVBOR' in dom, alt
+    assert re.findall(r'(?:src|href)\s*=\s*"(?!data:|#)([^"]*)"', dom) == []
+
+
+def test_a_page_that_reaches_for_the_network_is_caught(page: Path, tmp_path: Path) -> None:
+    # The control for the test above: the report's policy refuses any fetch, and the refusal
+    # reaches the console check, so a report that needed the network could not pass.
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text(
+        page.read_text().replace("</body>", '<img src="http://127.0.0.1:9/plot.png"></body>')
+    )
+    res = _chromium(tmp_path, "--dump-dom", leaky.as_uri())
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert any("127.0.0.1:9" in line for line in _console(res.stderr))

@@ -157,6 +157,16 @@ class PriceTable:
             return 0.0
         return price.cost(input_tokens, output_tokens)
 
+    def estimate_prompt_cost(self, model: str, prompt: str, output_tokens: int = 10) -> float:
+        """USD for a call whose usage is unknown (imported labels, a student's saved call):
+        about 4 characters per prompt token, and a short answer.
+
+        >>> table = PriceTable.from_dict({"models": {"m": {"input": 1.0, "output": 0.0}}})
+        >>> table.estimate_prompt_cost("m", "x" * 3996)
+        0.001
+        """
+        return self.estimate_cost(model, len(prompt) // 4 + 1, output_tokens)
+
     def cost(self, model: str, usage: Usage) -> float:
         """USD for one call's :class:`~judgecache.envelope.Usage`."""
         return self.estimate_cost(model, usage.input_tokens, usage.output_tokens)

@@ -50,6 +50,9 @@ def load_encoder(path: Path) -> nn.Module:
     # used): silence transformers' "UNEXPECTED pooler" load report, restore the level after.
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    # A "Loading weights" bar for a local 90 MB file is noise between our own progress lines.
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         model: nn.Module = AutoModel.from_pretrained(
             str(path), local_files_only=True, add_pooling_layer=False
@@ -60,6 +63,8 @@ def load_encoder(path: Path) -> nn.Module:
         raise DistillationError(f"cannot load a base encoder from {path}: {exc}") from exc
     finally:
         hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     return model
 
 

@@ -575,9 +575,9 @@ class Judge:
             from judgecache.prices import PriceTable
 
             self._prices = PriceTable.load()
-        # Labels imported from files carry no usage: estimate ~4 characters per prompt token.
-        prompt_chars = len(self.rubric.render(env.inputs)) + len(self.rubric.system)
-        return float(self._prices.estimate_cost(self.price_model, prompt_chars // 4 + 1, 10))
+        # Labels imported from files carry no usage: estimate it from the prompt.
+        prompt = self.rubric.system + self.rubric.render(env.inputs)
+        return float(self._prices.estimate_prompt_cost(self.price_model, prompt))
 
     def _report_scored(
         self,

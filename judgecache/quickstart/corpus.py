@@ -24,6 +24,7 @@ import importlib
 import inspect
 import random
 import re
+import warnings
 from collections import defaultdict
 
 _UNDERLINE = re.compile(r"[=*\-]{3,}")
@@ -74,10 +75,13 @@ def library_sections() -> dict[str, list[str]]:
         except ImportError:
             continue
         for attr in sorted(dir(module)):
-            obj = getattr(module, attr, None)
-            if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
-                continue
-            doc = inspect.getdoc(obj) or ""
+            with warnings.catch_warnings():
+                # Reading the docs of deprecated aliases (typing.io, typing.re) is not using them.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                obj = getattr(module, attr, None)
+                if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                    continue
+                doc = inspect.getdoc(obj) or ""
             summary, _, rest = doc.partition("\n\n")
             summary = " ".join(summary.split())
             body = _paragraphs(rest, min_words=12)
@@ -90,27 +94,48 @@ def _tokens(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def build_pairs(
+GRADE_LEAD = 3
+"""The first paragraph of the section the query names: it is about exactly that."""
+GRADE_OWN = 2
+"""A later paragraph of that section: part of the answer, among details."""
+GRADE_NEIGHBOUR = 1
+"""A paragraph of a lexically close other section: on the topic's words, not the answer."""
+GRADE_OTHER = 0
+"""A paragraph of a random other section."""
+
+
+def build_labelled_pairs(
     sections: dict[str, list[str]], *, limit: int | None, seed: int, per_query: int = 6
-) -> list[tuple[str, str]]:
-    """For each query: up to 2 own passages, 2 lexically closest foreign ones, the rest random."""
+) -> list[tuple[str, str, int]]:
+    """For each query: up to 2 own passages, 2 lexically closest foreign ones, the rest random;
+    each with the grade the documentation's own structure gives it (``GRADE_*``)."""
     rng = random.Random(seed)
     queries = sorted(sections)
     rng.shuffle(queries)
     pool = [(h, p) for h in sorted(sections) for p in sections[h]]
     pool_tokens = [_tokens(p) for _, p in pool]
-    pairs: list[tuple[str, str]] = []
+    out: list[tuple[str, str, int]] = []
     for query in queries:
-        own = sections[query][:2]
+        own = list(zip(sections[query][:2], (GRADE_LEAD, GRADE_OWN), strict=False))
         q_tokens = _tokens(query)
         foreign = [i for i, (h, _) in enumerate(pool) if h != query]
         close = sorted(foreign, key=lambda i: (-len(q_tokens & pool_tokens[i]), i))[:2]
         rest = rng.sample(foreign, k=min(len(foreign), per_query - len(own) - len(close)))
-        for doc in [*own, *(pool[i][1] for i in close + rest)]:
-            pairs.append((query, doc))
-            if limit is not None and len(pairs) >= limit:
-                return pairs
-    return pairs
+        others = [(pool[i][1], GRADE_NEIGHBOUR) for i in close]
+        others += [(pool[i][1], GRADE_OTHER) for i in rest]
+        for doc, grade in [*own, *others]:
+            out.append((query, doc, grade))
+            if limit is not None and len(out) >= limit:
+                return out
+    return out
+
+
+def build_pairs(
+    sections: dict[str, list[str]], *, limit: int | None, seed: int, per_query: int = 6
+) -> list[tuple[str, str]]:
+    """The pairs of :func:`build_labelled_pairs`, without their grades."""
+    labelled = build_labelled_pairs(sections, limit=limit, seed=seed, per_query=per_query)
+    return [(q, d) for q, d, _ in labelled]
 
 
 def reference_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
@@ -121,3 +146,12 @@ def reference_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, 
 def library_pairs(limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
     """Pairs from standard-library docstrings (the quickstart's shifted production traffic)."""
     return build_pairs(library_sections(), limit=limit, seed=seed)
+
+
+def structure_labels(seed: int = 0) -> list[tuple[str, str, int]]:
+    """Every reference and library pair with its structure grade: the quickstart's recorded
+    teacher labels (what a careful human, or a frontier LLM, would say of these pairs)."""
+    return [
+        *build_labelled_pairs(reference_sections(), limit=None, seed=seed),
+        *build_labelled_pairs(library_sections(), limit=None, seed=seed),
+    ]

@@ -60,22 +60,25 @@ def lease_or_value(
     *,
     sleep: Callable[[float], None] = time.sleep,
     max_poll_s: float = 0.25,
+    accept: Callable[[str], bool] = lambda _: True,
 ) -> str | None:
     """Return the stored value once one exists, or ``None`` when the caller now holds the lease.
 
     The value is re-read after the lease is won: the previous holder may have written it between
-    our read and our lease.
+    our read and our lease. A value ``accept`` refuses (an unreadable entry) counts as absent, so
+    the lease holder judges the pair again and overwrites it.
     """
     delay = 0.005
     while True:
         value = store.get(key)
-        if value is not None:
+        if value is not None and accept(value):
             return value
         if store.acquire_lease(key, owner, ttl_s):
             value = store.get(key)
-            if value is not None:
+            if value is not None and accept(value):
                 store.release_lease(key, owner)
-            return value
+                return value
+            return None
         sleep(delay)
         delay = min(delay * 2, max_poll_s)
 

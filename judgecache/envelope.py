@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -79,32 +80,44 @@ class Envelope:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Envelope:
+        """Decode a stored envelope; any field of the wrong shape is a :class:`StorageError`.
+
+        >>> Envelope.from_dict({"version": 1, "label": 1, "task": "t", "judge": {},
+        ...                     "inputs": {}, "usage": 5})
+        Traceback (most recent call last):
+        judgecache.errors.StorageError: corrupt cache envelope: 'usage' must be an object, got int
+        """
         version = d.get("version")
         if version != ENVELOPE_VERSION:
             raise StorageError(
                 f"unsupported envelope version {version!r} (expected {ENVELOPE_VERSION})"
             )
         try:
-            usage = d.get("usage") or {}
+            usage = _mapping(d, "usage")
+            label = d["label"]
+            if type(label) not in (int, str):
+                raise ValueError(f"'label' must be an integer or a string, got {label!r}")
             return cls(
-                label=d["label"],
-                score=None if d.get("score") is None else float(d["score"]),
+                label=label,
+                score=_number(d.get("score"), "score"),
                 raw_output=str(d.get("raw_output", "")),
                 task=str(d["task"]),
-                judge=dict(d["judge"]),
-                inputs=dict(d["inputs"]),
-                reason=d.get("reason"),
+                judge=_strings(_mapping(d, "judge", required=True)),
+                inputs=_strings(_mapping(d, "inputs", required=True)),
+                reason=None if d.get("reason") is None else str(d["reason"]),
                 usage=Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))),
-                cost_usd=float(d.get("cost_usd", 0.0)),
-                latency_s=float(d.get("latency_s", 0.0)),
-                model_answered=d.get("model_answered"),
+                cost_usd=_number(d.get("cost_usd", 0.0), "cost_usd") or 0.0,
+                latency_s=_number(d.get("latency_s", 0.0), "latency_s") or 0.0,
+                model_answered=None
+                if d.get("model_answered") is None
+                else str(d["model_answered"]),
                 created_at=str(d.get("created_at", "")),
                 source=str(d.get("source", "teacher")),
                 rubric=str(d.get("rubric", "")),
-                meta={str(k): str(v) for k, v in (d.get("meta") or {}).items()},
+                meta=_strings(_mapping(d, "meta")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StorageError(f"corrupt cache envelope: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise StorageError(f"corrupt cache envelope: {_why(exc)}") from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
@@ -115,3 +128,29 @@ class Envelope:
         if not isinstance(d, dict):
             raise StorageError("cache entry is not a JSON object")
         return cls.from_dict(d)
+
+
+def _why(exc: Exception) -> str:
+    return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def _mapping(d: Mapping[str, Any], name: str, *, required: bool = False) -> Mapping[str, Any]:
+    value = d[name] if required else (d.get(name) or {})
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name!r} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _strings(value: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{name!r} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name!r} must be finite, got {value!r}")
+    return number

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,11 +39,21 @@ from judgecache.errors import ConfigError, StorageError
 from judgecache.store.base import Store
 from judgecache.store.url import check_namespace
 
+log = logging.getLogger(__name__)
+
 _GROUP = "group:"
 _EVICTIONS = "meta:evictions"
 # Bounded caches cull explicitly (see _cull) so that every dropped value is counted; diskcache's
 # built-in cull inside ``set`` deletes rows without telling anyone.
 _NO_AUTO_CULL = 0
+
+
+class UnreadableEntryError(StorageError):
+    """A row that is not JSON text (e.g. pickled by another program): never loaded."""
+
+
+# What :meth:`JsonTextDisk.get` returns for a key row that is not text, so iteration can skip it.
+_UNREADABLE_KEY = object()
 
 
 class JsonTextDisk(diskcache.Disk):
@@ -59,9 +70,8 @@ class JsonTextDisk(diskcache.Disk):
         self.where = str(directory)
 
     def get(self, key: Any, raw: bool) -> Any:
-        if not raw:
-            raise StorageError(f"refusing to unpickle a non-text key in {self.where}")
-        return super().get(key, raw)
+        # A pickled key row is never unpickled; iteration skips it (see DiskStore.keys).
+        return super().get(key, raw) if raw else _UNREADABLE_KEY
 
     def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
         if type(value) is not str or read:
@@ -70,13 +80,13 @@ class JsonTextDisk(diskcache.Disk):
 
     def fetch(self, mode: Any, filename: Any, value: Any, read: bool) -> Any:
         if mode not in (MODE_RAW, MODE_TEXT):
-            raise StorageError(
+            raise UnreadableEntryError(
                 f"refusing to load a non-text cache entry (mode {mode}) from {self.where}: "
                 "judgecache never unpickles"
             )
         result = super().fetch(mode, filename, value, read)
         if type(result) is not str:
-            raise StorageError(f"cache entry in {self.where} is not text")
+            raise UnreadableEntryError(f"cache entry in {self.where} is not text")
         return result
 
 
@@ -100,6 +110,7 @@ class DiskStore(Store):
         self.namespace = check_namespace(namespace)
         self.url = f"diskcache://{self.path}"
         self.size_limit = size_limit
+        self.unreadable = 0  # rows found that are not JSON text (read as misses, then overwritten)
         root = self.path / namespace
         with self._errors():
             if size_limit is None:
@@ -128,15 +139,24 @@ class DiskStore(Store):
 
     def get(self, key: str) -> str | None:
         with self._errors():
-            value: str | None = self._values.get(key)
-            return value
+            return self._read(key)
 
     def get_many(self, keys: Sequence[str]) -> list[str | None]:
         # diskcache has no multi-get; with eviction "none" or "least-recently-stored" each get is
         # one indexed SELECT on a pooled connection and no write, so a loop is already cheap.
         with self._errors():
-            get = self._values.get
-            return [get(k) for k in keys]
+            read = self._read
+            return [read(k) for k in keys]
+
+    def _read(self, key: str) -> str | None:
+        """The value of ``key``; a row that is not text is a miss (named in a warning, counted)."""
+        try:
+            value: str | None = self._values.get(key)
+        except UnreadableEntryError as exc:
+            self.unreadable += 1
+            log.warning("cache entry %s is not JSON text; read as a miss (%s)", key, exc)
+            return None
+        return value
 
     def set(self, key: str, value: str) -> None:
         with self._errors():
@@ -163,7 +183,11 @@ class DiskStore(Store):
     def keys(self) -> Iterator[str]:
         with self._errors():
             for key in self._values.iterkeys():
-                yield str(key)
+                if type(key) is str:
+                    yield key
+                else:
+                    self.unreadable += 1
+                    log.warning("skipping a cache key row that is not text in %s", self.path)
 
     def count(self) -> int:
         with self._errors():
@@ -217,6 +241,7 @@ class DiskStore(Store):
                 "size_bytes": int(self._values.volume()),
                 "size_limit": self.size_limit,
                 "evictions": int(self._read_counters(_EVICTIONS).get("values", 0.0)),
+                "unreadable_seen": self.unreadable,
             }
 
     def close(self) -> None:

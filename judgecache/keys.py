@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from judgecache.errors import ConfigError
+
 KEY_SCHEMA_VERSION = "jc1"
 """Bumped deliberately (and noted in CHANGELOG.md) whenever the key material or encoding changes."""
 
@@ -70,18 +72,18 @@ def _canonical(value: Any, path: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"key material {path or 'value'} is not finite: {value!r}")
+            raise ConfigError(f"key material {path or 'value'} is not finite: {value!r}")
         return value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"key material {path} has a non-string key: {k!r}")
+                raise ConfigError(f"key material {path} has a non-string key: {k!r}")
             out[unicodedata.normalize("NFC", k)] = _canonical(v, f"{path}.{k}")
         return out
     if isinstance(value, list | tuple):
         return [_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"key material {path or 'value'} has unsupported type {type(value).__name__}")
+    raise ConfigError(f"key material {path or 'value'} has unsupported type {type(value).__name__}")
 
 
 def canonical_json(value: Any) -> bytes:

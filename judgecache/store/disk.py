@@ -52,6 +52,10 @@ class UnreadableEntryError(StorageError):
     """A row that is not JSON text (e.g. pickled by another program): never loaded."""
 
 
+class NotTextError(StorageError, TypeError):
+    """Something other than ``str`` was given to store (judgecache stores JSON text only)."""
+
+
 # What :meth:`JsonTextDisk.get` returns for a key row that is not text, so iteration can skip it.
 _UNREADABLE_KEY = object()
 
@@ -75,7 +79,7 @@ class JsonTextDisk(diskcache.Disk):
 
     def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
         if type(value) is not str or read:
-            raise TypeError(f"cache values must be JSON text (str), got {type(value).__name__}")
+            raise NotTextError(f"cache values must be JSON text (str), got {type(value).__name__}")
         return super().store(value, read, key=key)
 
     def fetch(self, mode: Any, filename: Any, value: Any, read: bool) -> Any:

@@ -140,8 +140,12 @@ class JSONClient:
     def __init__(
         self, provider: str, *, timeout_s: float = 60.0, transport: Transport | None = None
     ) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not (0 < timeout_s < math.inf)
+        ):
+            raise ConfigError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         self.provider = provider
         self.timeout_s = float(timeout_s)
         self._transport = transport

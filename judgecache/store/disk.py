@@ -48,6 +48,30 @@ _EVICTIONS = "meta:evictions"
 _NO_AUTO_CULL = 0
 
 
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+"""A cache holds prompts, documents and paid answers: only its owner may read it."""
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as owner-only (0700); existing ones are kept.
+
+    >>> import tempfile, pathlib, stat
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "a" / "b"
+    >>> make_private_dirs(d); oct(stat.S_IMODE(d.parent.stat().st_mode))
+    '0o700'
+    """
+    missing: list[Path] = []
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            folder.mkdir(mode=DIR_MODE)
+        folder.chmod(DIR_MODE)  # mkdir's mode is masked by the umask
+
+
 class UnreadableEntryError(StorageError):
     """A row that is not JSON text (e.g. pickled by another program): never loaded."""
 
@@ -80,7 +104,14 @@ class JsonTextDisk(diskcache.Disk):
     def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
         if type(value) is not str or read:
             raise NotTextError(f"cache values must be JSON text (str), got {type(value).__name__}")
-        return super().store(value, read, key=key)
+        stored = super().store(value, read, key=key)
+        filename = stored[2]
+        if filename is not None:  # a long value went to its own file: owner-only, like the db
+            path = Path(self.where) / filename
+            path.chmod(FILE_MODE)
+            for folder in path.relative_to(self.where).parents[:-1]:  # diskcache's xx/yy/ dirs
+                (Path(self.where) / folder).chmod(DIR_MODE)
+        return stored
 
     def fetch(self, mode: Any, filename: Any, value: Any, read: bool) -> Any:
         if mode not in (MODE_RAW, MODE_TEXT):
@@ -131,7 +162,13 @@ class DiskStore(Store):
 
     @staticmethod
     def _open(directory: Path, **settings: Any) -> diskcache.Cache:
-        return diskcache.Cache(str(directory), disk=JsonTextDisk, **settings)
+        make_private_dirs(directory)
+        cache = diskcache.Cache(str(directory), disk=JsonTextDisk, **settings)
+        for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+            # SQLite creates later -wal/-shm files with the database file's permissions.
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).chmod(FILE_MODE)
+        return cache
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

@@ -19,3 +19,12 @@ def grade(query: str, doc: str) -> int:
             f.write(f"{query}\t{doc}\n")
     time.sleep(float(os.environ.get("JC_DELAY_S", "0")))
     return min(3, len(set(query.lower().split()) & set(doc.lower().split())))
+
+
+def local_openai():  # type: ignore[no-untyped-def]
+    """An OpenAI teacher on the loopback test server named by $JC_OPENAI_URL (key from env)."""
+    from judgecache.judges.teachers.openai import OpenAICompatibleTeacher
+
+    return OpenAICompatibleTeacher(
+        "gpt-4o-mini", base_url=os.environ["JC_OPENAI_URL"], api_key_env="JC_TEST_API_KEY"
+    )

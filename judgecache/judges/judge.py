@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -36,6 +33,7 @@ from judgecache.judges.budget import Budget
 from judgecache.judges.miss import MissPath, decode_entry, run_async, run_sync
 from judgecache.judges.retry import RetryPolicy
 from judgecache.judges.rubric import Rubric, get_rubric
+from judgecache.judges.singleflight import owner_id
 from judgecache.judges.teacher import Teacher
 from judgecache.judges.verdict import Verdict
 from judgecache.keys import KeyBuilder, KeyMaterial, filter_params
@@ -77,6 +75,8 @@ class Judge:
             ``base_url``, ``api_key_env``...).
         concurrency: teacher calls in flight at once on a miss.
         max_retries: retries on 429 / 5xx / timeouts (exponential backoff, Retry-After honoured).
+        pair_deadline_s: no pair retries past this many seconds from its first try (a huge
+            Retry-After fails the pair instead of stalling the run); ``None``: no deadline.
         max_calls, max_cost_usd: the per-run budget; when spent, judging stops with
             :class:`BudgetExceededError` and everything finished is already stored.
         tag: who asked (an eval or dashboard name) for the cost ledger.
@@ -108,6 +108,7 @@ class Judge:
         price_model: str | None = None,
         production_log: ScoredSink | None = None,
         batch_size: int = 64,
+        pair_deadline_s: float | None = 300.0,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
@@ -117,7 +118,9 @@ class Judge:
             cache if isinstance(cache, Store) else open_store(cache, on_error=on_storage_error)
         )
         self.ledger = Ledger(self.store)
-        self.retry = RetryPolicy(max_retries=max_retries)
+        if pair_deadline_s is not None and not pair_deadline_s > 0:
+            raise ConfigError(f"pair_deadline_s must be > 0 seconds, got {pair_deadline_s!r}")
+        self.retry = RetryPolicy(max_retries=max_retries, deadline_s=pair_deadline_s)
         self.budget = Budget(max_calls=max_calls, max_cost_usd=max_cost_usd)
         self.concurrency = concurrency
         self.tag = tag
@@ -129,7 +132,7 @@ class Judge:
         self._prompt = self.teacher.prompt_material(self.rubric)
         self._params = filter_params(self.teacher.key_params())
         self._keys = KeyBuilder(self.teacher.identity, self._prompt, self._params)
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._owner = owner_id()
         self._miss = MissPath(
             name=self.name,
             teacher=self.teacher,

@@ -252,6 +252,18 @@ class DiskStore(Store):
                 return True
             return False
 
+    def lease_holder(self, key: str) -> str | None:
+        with self._errors():
+            holder = self._leases.get(key)
+        return holder if isinstance(holder, str) else None
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        with self._errors(), self._leases.transact(retry=True):
+            if self._leases.get(key) != holder:
+                return False
+            self._leases.set(key, owner, expire=ttl_s)
+            return True
+
     def release_lease(self, key: str, owner: str) -> None:
         with self._errors(), self._leases.transact(retry=True):
             if self._leases.get(key) == owner:

@@ -10,6 +10,8 @@ import os
 import time
 from pathlib import Path
 
+from judgecache.judges.teachers.openai import OpenAICompatibleTeacher
+
 
 def grade(query: str, doc: str) -> int:
     """Relevance 0-3 from word overlap; one line per call in $JC_CALLS."""
@@ -21,10 +23,11 @@ def grade(query: str, doc: str) -> int:
     return min(3, len(set(query.lower().split()) & set(doc.lower().split())))
 
 
-def local_openai():  # type: ignore[no-untyped-def]
-    """An OpenAI teacher on the loopback test server named by $JC_OPENAI_URL (key from env)."""
-    from judgecache.judges.teachers.openai import OpenAICompatibleTeacher
 
-    return OpenAICompatibleTeacher(
-        "gpt-4o-mini", base_url=os.environ["JC_OPENAI_URL"], api_key_env="JC_TEST_API_KEY"
-    )
+class LocalOpenAI(OpenAICompatibleTeacher):
+    """An OpenAI teacher on the loopback test server named by $JC_OPENAI_URL (key from env)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "gpt-4o-mini", base_url=os.environ["JC_OPENAI_URL"], api_key_env="JC_TEST_API_KEY"
+        )

@@ -95,6 +95,15 @@ class Store(abc.ABC):
     def counter_groups(self) -> list[str]:
         """The names of all counter groups in this namespace."""
 
+    def sibling(self, namespace: str) -> Store:
+        """The same backend (server, directory) in another namespace, with the same credentials.
+
+        ``self.url`` has its password masked, so it cannot be reopened; use this instead.
+        """
+        from judgecache.store.url import open_store
+
+        return open_store(self.url, namespace)
+
     def info(self) -> dict[str, Any]:
         """Backend facts for ``judgecache cache info`` (url, entries, size, evictions...)."""
         return {"url": self.url, "namespace": self.namespace, "entries": self.count()}

@@ -206,6 +206,7 @@ class RedisStore(Store):
 
     def __init__(self, url: str, namespace: str = "v", *, chunk: int = MGET_CHUNK) -> None:
         self.url = redact_url(url)
+        self._dial_url = url  # with the password: only ever given back to RedisStore
         self.namespace = check_namespace(namespace)
         settings = parse_settings(url)
         password = urlsplit(url).password
@@ -319,6 +320,9 @@ class RedisStore(Store):
                 return True
             # Held already: succeed only if we are the holder, renewing it (as the other backends).
             return bool(self._renew(keys=[self._lease + key], args=[owner, ms]))
+
+    def sibling(self, namespace: str) -> Store:
+        return RedisStore(self._dial_url, namespace, chunk=self._chunk)
 
     def lease_holder(self, key: str) -> str | None:
         with self._guard("GET lease"):

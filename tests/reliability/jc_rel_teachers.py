@@ -23,7 +23,6 @@ def grade(query: str, doc: str) -> int:
     return min(3, len(set(query.lower().split()) & set(doc.lower().split())))
 
 
-
 class LocalOpenAI(OpenAICompatibleTeacher):
     """An OpenAI teacher on the loopback test server named by $JC_OPENAI_URL (key from env)."""
 

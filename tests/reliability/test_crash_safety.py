@@ -50,7 +50,7 @@ def _snapshot(cache: str) -> dict[str, str]:
         entries = dict(zip(keys, store.get_many(keys), strict=True))
     finally:
         store.close()
-    for key, raw in entries.items():
+    for raw in entries.values():
         assert raw is not None
         Envelope.from_json(raw)  # raises StorageError on a corrupt entry
     return {k: v for k, v in entries.items() if v is not None}
@@ -112,7 +112,7 @@ def test_redis_killed_and_restarted_mid_run(tmp_path: Path) -> None:
         server.kill()
         restart = threading.Timer(0.5, server.start)
         restart.start()
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
         restart.join()
         assert proc.returncode == 0, err
         rows = read_jsonl(tmp_path / "out.jsonl")

@@ -65,9 +65,21 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def _text(value: str, path: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ConfigError(
+                f"key material {path or 'value'} is not valid Unicode text: lone surrogate "
+                f"{value[exc.start]!r}"
+            ) from None
+    return unicodedata.normalize("NFC", value)
+
+
 def _canonical(value: Any, path: str) -> Any:
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return _text(value, path)
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
@@ -79,7 +91,7 @@ def _canonical(value: Any, path: str) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise ConfigError(f"key material {path} has a non-string key: {k!r}")
-            out[unicodedata.normalize("NFC", k)] = _canonical(v, f"{path}.{k}")
+            out[_text(k, path)] = _canonical(v, f"{path}.{k}")
         return out
     if isinstance(value, list | tuple):
         return [_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]

@@ -3,6 +3,7 @@ type, and nothing invalid is ever stored."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -83,10 +84,8 @@ def test_envelope_decoding_gives_an_envelope_or_a_storage_error(raw: str | bytes
     "label", "score", "task", "judge", "inputs", "usage", "meta", "cost_usd", "latency_s",
     "reason", "model_answered", "created_at", "source", "rubric"]), JSON))  # fmt: skip
 def test_envelope_fields_of_any_shape_decode_or_fail_cleanly(fields: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(StorageError):
         Envelope.from_json(json.dumps({"version": 1, **fields}))
-    except StorageError:
-        pass
 
 
 @PROPS
@@ -113,10 +112,8 @@ def test_trec_readers_give_results_or_an_input_error(lines: list[str]) -> None:
         path = Path(folder) / "f.txt"
         path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
         for reader in (lambda p: list(read_qrels(p)), read_collection):
-            try:
+            with contextlib.suppress(JudgecacheError):
                 reader(path)
-            except JudgecacheError:
-                pass
 
 
 @settings(max_examples=40, deadline=None)
@@ -130,10 +127,8 @@ def test_judge_api_gives_verdicts_or_judgecache_errors(
     except JudgecacheError:
         results = []
     for pair in pairs:
-        try:
+        with contextlib.suppress(JudgecacheError):
             judge.score(*pair)
-        except JudgecacheError:
-            pass
     assert all(isinstance(r, Verdict | JudgecacheError) for r in results)
     # Nothing invalid is stored: every entry decodes to a rubric label with valid text inputs.
     for key in judge.store.keys():

@@ -27,6 +27,9 @@ from typing import Any
 
 from judgecache.errors import ConfigError
 
+_quote = json.encoder.encode_basestring
+"""JSON string literal with ``ensure_ascii=False`` (the C implementation when available)."""
+
 KEY_SCHEMA_VERSION = "jc1"
 """Bumped deliberately (and noted in CHANGELOG.md) whenever the key material or encoding changes."""
 
@@ -60,8 +63,10 @@ def normalize_text(text: str) -> str:
     >>> normalize_text("  Cafe\\u0301\\r\\n ")
     'Café'
     """
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():  # ASCII is already NFC: skip the call on the common case
+        text = unicodedata.normalize("NFC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
 
 
@@ -220,8 +225,12 @@ class KeyBuilder:
 
     def digest(self, normalized_inputs: Mapping[str, str]) -> str:
         """The key of already-normalized inputs (see :meth:`normalize`)."""
-        body = json.dumps(
-            normalized_inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        # Byte for byte what json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # writes for a dict of strings, without its generic encoder machinery (the hit path).
+        body = (
+            "{"
+            + ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in sorted(normalized_inputs.items()))
+            + "}"
         ).encode("utf-8")
         digest = hashlib.sha256(b'{"inputs":' + body + self._suffix).hexdigest()
         return f"{KEY_SCHEMA_VERSION}:{digest}"

@@ -186,8 +186,12 @@ class DiskStore(Store):
         # diskcache has no multi-get; with eviction "none" or "least-recently-stored" each get is
         # one indexed SELECT on a pooled connection and no write, so a loop is already cheap.
         with self._errors():
-            read = self._read
-            return [read(k) for k in keys]
+            get = self._values.get
+            try:
+                return [get(k) for k in keys]
+            except UnreadableEntryError:  # rare: redo the batch key by key, skipping bad rows
+                read = self._read
+                return [read(k) for k in keys]
 
     def _read(self, key: str) -> str | None:
         """The value of ``key``; a row that is not text is a miss (named in a warning, counted)."""

@@ -11,8 +11,9 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,32 +80,44 @@ class Envelope:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Envelope:
+        """Decode a stored envelope; any field of the wrong shape is a :class:`StorageError`.
+
+        >>> Envelope.from_dict({"version": 1, "label": 1, "task": "t", "judge": {},
+        ...                     "inputs": {}, "usage": 5})
+        Traceback (most recent call last):
+        judgecache.errors.StorageError: corrupt cache envelope: 'usage' must be an object, got int
+        """
         version = d.get("version")
         if version != ENVELOPE_VERSION:
             raise StorageError(
                 f"unsupported envelope version {version!r} (expected {ENVELOPE_VERSION})"
             )
         try:
-            usage = d.get("usage") or {}
+            usage = _mapping(d, "usage")
+            label = d["label"]
+            if type(label) not in (int, str):
+                raise ValueError(f"'label' must be an integer or a string, got {label!r}")
             return cls(
-                label=d["label"],
-                score=None if d.get("score") is None else float(d["score"]),
+                label=label,
+                score=_number(d.get("score"), "score"),
                 raw_output=str(d.get("raw_output", "")),
                 task=str(d["task"]),
-                judge=dict(d["judge"]),
-                inputs=dict(d["inputs"]),
-                reason=d.get("reason"),
+                judge=_strings(_mapping(d, "judge", required=True)),
+                inputs=_strings(_mapping(d, "inputs", required=True)),
+                reason=None if d.get("reason") is None else str(d["reason"]),
                 usage=Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))),
-                cost_usd=float(d.get("cost_usd", 0.0)),
-                latency_s=float(d.get("latency_s", 0.0)),
-                model_answered=d.get("model_answered"),
+                cost_usd=_number(d.get("cost_usd", 0.0), "cost_usd") or 0.0,
+                latency_s=_number(d.get("latency_s", 0.0), "latency_s") or 0.0,
+                model_answered=None
+                if d.get("model_answered") is None
+                else str(d["model_answered"]),
                 created_at=str(d.get("created_at", "")),
                 source=str(d.get("source", "teacher")),
                 rubric=str(d.get("rubric", "")),
-                meta={str(k): str(v) for k, v in (d.get("meta") or {}).items()},
+                meta=_strings(_mapping(d, "meta")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StorageError(f"corrupt cache envelope: {exc!r}") from exc
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise StorageError(f"corrupt cache envelope: {_why(exc)}") from exc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
@@ -112,6 +125,105 @@ class Envelope:
             d = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StorageError(f"cache entry is not JSON: {exc}") from exc
+        except RecursionError:
+            raise StorageError("cache entry is not JSON: nested too deeply") from None
         if not isinstance(d, dict):
             raise StorageError("cache entry is not a JSON object")
-        return cls.from_dict(d)
+        return _well_formed(d) or cls.from_dict(d)
+
+
+_FIELDS = frozenset(f.name for f in fields(Envelope))
+_LABEL_TYPES = frozenset({int, str})
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({int, float})
+_ONLY_STR = frozenset({str})
+
+
+def _well_formed(d: dict[str, Any]) -> Envelope | None:
+    """The envelope of a decoded entry exactly as judgecache writes it, built without copying;
+    ``None`` for anything else, which :meth:`Envelope.from_dict` then checks field by field.
+
+    This is the hit path: every cached verdict passes here, so the checks are plain type tests
+    (``x - x == 0`` is False for NaN and infinities).
+    """
+    get = d.get
+    judge, inputs, meta = get("judge"), get("inputs"), get("meta", _NO_META)
+    usage, score = get("usage", _NO_USAGE), get("score")
+    cost, latency = get("cost_usd", 0.0), get("latency_s", 0.0)
+    if not (
+        get("version") == ENVELOPE_VERSION
+        and d.keys() <= _FIELDS
+        and type(get("label")) in _LABEL_TYPES
+        and (score is None or (type(score) in _NUMBER_TYPES and score - score == 0))
+        and type(cost) in _NUMBER_TYPES
+        and cost - cost == 0
+        and type(latency) in _NUMBER_TYPES
+        and latency - latency == 0
+        and type(get("task")) is str
+        and type(judge) is dict
+        and set(map(type, judge.values())) <= _ONLY_STR
+        and type(inputs) is dict
+        and set(map(type, inputs.values())) <= _ONLY_STR
+        and type(meta) is dict
+        and set(map(type, meta.values())) <= _ONLY_STR
+        and type(usage) is dict
+        and type(usage.get("input_tokens", 0)) is int
+        and type(usage.get("output_tokens", 0)) is int
+        and {type(get(k, "")) for k in _TEXT_FIELDS} <= _ONLY_STR
+        and type(get("reason")) in _TEXT_OR_NONE
+        and type(get("model_answered")) in _TEXT_OR_NONE
+    ):
+        return None
+    env = object.__new__(Envelope)
+    # Frozen dataclass: fill the instance dict directly (what __init__ would store, minus copies
+    # of dicts that json.loads just made and nobody else holds).
+    env.__dict__.update(
+        label=d["label"],
+        score=None if score is None else float(score),
+        raw_output=get("raw_output", ""),
+        task=d["task"],
+        judge=judge,
+        inputs=inputs,
+        reason=get("reason"),
+        usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
+        cost_usd=float(cost),
+        latency_s=float(latency),
+        model_answered=get("model_answered"),
+        created_at=get("created_at", ""),
+        source=get("source", "teacher"),
+        rubric=get("rubric", ""),
+        meta=meta,
+        version=ENVELOPE_VERSION,
+    )
+    return env
+
+
+_TEXT_FIELDS = ("raw_output", "created_at", "source", "rubric")
+_NO_USAGE: dict[str, Any] = {}
+_NO_META: dict[str, str] = {}
+
+
+def _why(exc: Exception) -> str:
+    return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def _mapping(d: Mapping[str, Any], name: str, *, required: bool = False) -> Mapping[str, Any]:
+    value = d[name] if required else (d.get(name) or {})
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name!r} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _strings(value: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{name!r} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name!r} must be finite, got {value!r}")
+    return number

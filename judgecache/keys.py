@@ -25,6 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from judgecache.errors import ConfigError
+
+_quote = json.encoder.encode_basestring
+"""JSON string literal with ``ensure_ascii=False`` (the C implementation when available)."""
+
 KEY_SCHEMA_VERSION = "jc1"
 """Bumped deliberately (and noted in CHANGELOG.md) whenever the key material or encoding changes."""
 
@@ -58,30 +63,44 @@ def normalize_text(text: str) -> str:
     >>> normalize_text("  Cafe\\u0301\\r\\n ")
     'Café'
     """
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():  # ASCII is already NFC: skip the call on the common case
+        text = unicodedata.normalize("NFC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
+
+
+def _text(value: str, path: str) -> str:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ConfigError(
+                f"key material {path or 'value'} is not valid Unicode text: lone surrogate "
+                f"{value[exc.start]!r}"
+            ) from None
+    return unicodedata.normalize("NFC", value)
 
 
 def _canonical(value: Any, path: str) -> Any:
     if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
+        return _text(value, path)
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"key material {path or 'value'} is not finite: {value!r}")
+            raise ConfigError(f"key material {path or 'value'} is not finite: {value!r}")
         return value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"key material {path} has a non-string key: {k!r}")
-            out[unicodedata.normalize("NFC", k)] = _canonical(v, f"{path}.{k}")
+                raise ConfigError(f"key material {path} has a non-string key: {k!r}")
+            out[_text(k, path)] = _canonical(v, f"{path}.{k}")
         return out
     if isinstance(value, list | tuple):
         return [_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"key material {path or 'value'} has unsupported type {type(value).__name__}")
+    raise ConfigError(f"key material {path or 'value'} has unsupported type {type(value).__name__}")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -206,8 +225,12 @@ class KeyBuilder:
 
     def digest(self, normalized_inputs: Mapping[str, str]) -> str:
         """The key of already-normalized inputs (see :meth:`normalize`)."""
-        body = json.dumps(
-            normalized_inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        # Byte for byte what json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # writes for a dict of strings, without its generic encoder machinery (the hit path).
+        body = (
+            "{"
+            + ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in sorted(normalized_inputs.items()))
+            + "}"
         ).encode("utf-8")
         digest = hashlib.sha256(b'{"inputs":' + body + self._suffix).hexdigest()
         return f"{KEY_SCHEMA_VERSION}:{digest}"

@@ -16,11 +16,15 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
+from judgecache.errors import ConfigError, StorageError
 from judgecache.store.base import Store
+
+log = logging.getLogger(__name__)
 
 FIELDS = (
     "requests",
@@ -58,6 +62,7 @@ class Ledger:
     def __init__(self, store: Store | None = None) -> None:
         self._store = store
         self._lock = threading.Lock()
+        self.unpersisted = 0  # record() calls whose shared counters could not be written
         self._totals: dict[tuple[str, str], dict[str, float]] = defaultdict(
             lambda: dict.fromkeys(FIELDS, 0.0)
         )
@@ -66,7 +71,7 @@ class Ledger:
         """Add ``amounts`` (names from :data:`FIELDS`) for ``judge`` and, if given, ``tag``."""
         unknown = set(amounts) - set(FIELDS)
         if unknown:
-            raise ValueError(f"unknown ledger fields {sorted(unknown)}; valid: {list(FIELDS)}")
+            raise ConfigError(f"unknown ledger fields {sorted(unknown)}; valid: {list(FIELDS)}")
         amounts = {k: float(v) for k, v in amounts.items() if v}
         if not amounts:
             return
@@ -76,9 +81,17 @@ class Ledger:
                 bucket = self._totals[(judge, t)]
                 for name, value in amounts.items():
                     bucket[name] += value
-        if self._store is not None:
+        if self._store is None:
+            return
+        try:
             for t in tags:
                 self._store.incr_counters(_group(judge, t), amounts)
+        except StorageError as exc:
+            # Bookkeeping must never lose a verdict already paid for: keep this run's totals in
+            # memory, say so once per failure, and count what the shared totals missed.
+            with self._lock:
+                self.unpersisted += 1
+            log.warning("ledger totals not saved to the cache (%s); %s", exc, amounts)
 
     def totals(self, judge: str, tag: str = ALL_TAGS) -> dict[str, float]:
         """This run's totals for ``judge`` (and ``tag``)."""

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from judgecache.errors import ConfigError
 from judgecache.judges.rubric import RELEVANCE
 from judgecache.keys import (
     KEY_SCHEMA_VERSION,
@@ -102,9 +103,9 @@ def test_text_policy_nfc_line_endings_and_outer_whitespace() -> None:
 
 def test_canonical_json_is_sorted_compact_utf8_and_rejects_nan() -> None:
     assert canonical_json({"b": [1, 2], "a": "é"}) == '{"a":"é","b":[1,2]}'.encode()
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(ConfigError, match="not finite"):
         canonical_json({"temperature": float("nan")})
-    with pytest.raises(TypeError, match="unsupported type"):
+    with pytest.raises(ConfigError, match="unsupported type"):
         canonical_json({"x": object()})
 
 

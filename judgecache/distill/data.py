@@ -29,6 +29,7 @@ from typing import Any
 from judgecache.errors import DistillationError, InputError, InsufficientDataError
 from judgecache.judges.rubric import Rubric, get_rubric
 from judgecache.keys import JudgeIdentity
+from judgecache.store.url import redact_url
 
 CACHE_SCHEMES = ("memory://", "diskcache://", "redis://", "rediss://")
 
@@ -107,7 +108,8 @@ def load_labels(
         rows: Iterable[tuple[int | None, dict[str, Any]]] = (
             (None, r) for r in iter_labels(store, judge=judge, task=rubric_task)
         )
-        return _from_rows(rows, task=task, judge=judge, source=text)
+        # The source is recorded in metrics.json and the model card: never with a password.
+        return _from_rows(rows, task=task, judge=judge, source=redact_url(text))
     if not Path(text).is_file():
         raise InputError(f"labels file not found: {text}", field="labels")
     from judgecache.io.jsonl import iter_jsonl

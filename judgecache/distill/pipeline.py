@@ -63,6 +63,7 @@ from judgecache.distill.train import (
     train_student,
 )
 from judgecache.errors import DistillationError, InsufficientDataError
+from judgecache.store.url import redact_url
 
 EVAL_SPLITS = ("test", "test_seen")
 
@@ -383,7 +384,9 @@ def run_distill(
         json.dumps(metrics, indent=2, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8"
     )
     (out / "distill_config.json").write_text(
-        json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        json.dumps(cfg.to_dict() | {"labels": redact_url(cfg.labels)}, indent=2, sort_keys=True)
+        + "\n",
+        encoding="utf-8",
     )
     (out / "README.md").write_text(render_card(spec, cfg, metrics), encoding="utf-8")
     if refusal is not None:

@@ -34,7 +34,6 @@ from judgecache.errors import (
     StorageError,
 )
 from judgecache.keys import normalize_text
-from judgecache.store import open_store
 from judgecache.store.base import Store
 from judgecache.store.memory import MemoryStore
 
@@ -81,7 +80,7 @@ def anchor_memo(store: Store) -> Store:
     """
     if isinstance(store, MemoryStore):
         return _MEMORY_MEMOS.setdefault(store, MemoryStore(namespace="driftanchor"))
-    return open_store(store.url, "driftanchor")
+    return store.sibling("driftanchor")  # store.url masks a Redis password
 
 
 def _stops_the_run(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,15 +103,42 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(f"{path}: not valid UTF-8 ({exc.reason})", line=number) from exc
             if not text.strip():
                 continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path}: invalid JSON at column {exc.colno}: {exc.msg}", line=number
-                ) from exc
+            value = _loads(text, path, number)
             if not isinstance(value, dict):
                 raise InputError(f"expected a JSON object, got {_json_type(value)}", line=number)
             yield number, value
+
+
+def _loads(text: str, path: Path, number: int) -> Any:
+    """One line's JSON; anything not plain JSON text is an :class:`InputError` naming the line."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: invalid JSON at column {exc.colno}: {exc.msg}", line=number
+        ) from exc
+    except ValueError as exc:  # NaN / Infinity
+        raise InputError(f"{path}: {exc}", line=number) from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply", line=number) from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"{path}: not valid Unicode text: a lone surrogate escape "
+                f"({exc.object[exc.start]!r})",
+                line=number,
+            ) from None
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (use null, or a finite number)")
+
+
+# A \uD800-\uDFFF escape: valid only as half of a pair, which the check above verifies.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:

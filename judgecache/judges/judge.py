@@ -17,29 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from judgecache.envelope import Envelope
 from judgecache.errors import (
-    AuthError,
     BudgetExceededError,
     ConfigError,
-    JudgeAPIError,
     JudgecacheError,
     StorageError,
     VerdictParseError,
 )
 from judgecache.judges.budget import Budget
+from judgecache.judges.miss import MissPath, decode_entry, run_async, run_sync
 from judgecache.judges.retry import RetryPolicy
 from judgecache.judges.rubric import Rubric, get_rubric
-from judgecache.judges.singleflight import InflightRegistry, LeaseKeeper, lease_or_value
-from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.singleflight import owner_id
+from judgecache.judges.teacher import Teacher
 from judgecache.judges.verdict import Verdict
 from judgecache.keys import KeyBuilder, KeyMaterial, filter_params
 from judgecache.ledger import Ledger
@@ -80,6 +75,8 @@ class Judge:
             ``base_url``, ``api_key_env``...).
         concurrency: teacher calls in flight at once on a miss.
         max_retries: retries on 429 / 5xx / timeouts (exponential backoff, Retry-After honoured).
+        pair_deadline_s: no pair retries past this many seconds from its first try (a huge
+            Retry-After fails the pair instead of stalling the run); ``None``: no deadline.
         max_calls, max_cost_usd: the per-run budget; when spent, judging stops with
             :class:`BudgetExceededError` and everything finished is already stored.
         tag: who asked (an eval or dashboard name) for the cost ledger.
@@ -111,6 +108,7 @@ class Judge:
         price_model: str | None = None,
         production_log: ScoredSink | None = None,
         batch_size: int = 64,
+        pair_deadline_s: float | None = 300.0,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
@@ -129,11 +127,10 @@ class Judge:
                 self.store.close()  # we opened it; the caller never sees this Judge
             raise
         self.ledger = Ledger(self.store)
-        self.retry = RetryPolicy(max_retries=max_retries)
-        try:
-            self.budget = Budget(max_calls=max_calls, max_cost_usd=max_cost_usd)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        if pair_deadline_s is not None and not pair_deadline_s > 0:
+            raise ConfigError(f"pair_deadline_s must be > 0 seconds, got {pair_deadline_s!r}")
+        self.retry = RetryPolicy(max_retries=max_retries, deadline_s=pair_deadline_s)
+        self.budget = Budget(max_calls=max_calls, max_cost_usd=max_cost_usd)
         self.concurrency = concurrency
         self.tag = tag
         self.lease_ttl_s = lease_ttl_s
@@ -144,12 +141,19 @@ class Judge:
         self._prompt = self.teacher.prompt_material(self.rubric)
         self._params = filter_params(self.teacher.key_params())
         self._keys = KeyBuilder(self.teacher.identity, self._prompt, self._params)
-        self._inflight = InflightRegistry()
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self._leases = LeaseKeeper(self.store, self._owner, lease_ttl_s)
+        self._owner = owner_id()
+        self._miss = MissPath(
+            name=self.name,
+            teacher=self.teacher,
+            rubric=self.rubric,
+            store=self.store,
+            ledger=self.ledger,
+            budget=self.budget,
+            retry=self.retry,
+            owner=self._owner,
+            lease_ttl_s=lease_ttl_s,
+        )
         self._prices: Any = None
-        # A rejected credential fails every later call the same way: stop calling after the first.
-        self._auth_failure: AuthError | None = None
 
     # ----------------------------------------------------------------- keys and direct access
 
@@ -273,10 +277,7 @@ class Judge:
         if missing:
             step = None if progress is None else (lambda k: progress(counts[k]))
             found.update(self._resolve_misses(missing, tag, step))
-        out = [found[key] for key, _ in keyed]
-        self.ledger.record(self.name, tag, requests=len(keyed))
-        self._report_scored(keyed, out, tag)
-        return out
+        return self._settle(keyed, unique, found, tag)
 
     def iter_score(
         self,
@@ -318,26 +319,25 @@ class Judge:
         keyed, unique = self._dedupe(pairs)
         found = await asyncio.to_thread(self._read_hits, unique, tag)
         missing = {k: v for k, v in unique.items() if k not in found}
-        if missing and self.teacher.batched:
-            found.update(await asyncio.to_thread(self._resolve_misses, missing, tag, None))
-        elif missing:
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def one(key: str, inputs: dict[str, str]) -> Verdict | JudgecacheError:
-                async with gate:
-                    try:
-                        return await self._aresolve_one(key, inputs, tag)
-                    except JudgecacheError as exc:
-                        return exc
-
-            answers = await asyncio.gather(*(one(k, v) for k, v in missing.items()))
-            found.update(zip(missing, answers, strict=True))
-        out = [found[key] for key, _ in keyed]
-        self.ledger.record(self.name, tag, requests=len(keyed))
-        self._report_scored(keyed, out, tag)
-        return out
+        if missing:
+            found.update(await self._aresolve_misses(missing, tag))
+        return self._settle(keyed, unique, found, tag)
 
     # ------------------------------------------------------------------------------ internals
+
+    def _settle(
+        self,
+        keyed: list[tuple[str, dict[str, str]]],
+        unique: Mapping[str, object],
+        found: Mapping[str, Verdict | JudgecacheError],
+        tag: str | None,
+    ) -> list[Verdict | JudgecacheError]:
+        """Results in request order; repeats of a pair in one batch count as coalesced."""
+        out = [found[key] for key, _ in keyed]
+        repeats = len(keyed) - len(unique)
+        self.ledger.record(self.name, tag, requests=len(keyed), coalesced=repeats)
+        self._report_scored(keyed, out, tag)
+        return out
 
     def _dedupe(
         self, pairs: Iterable[Pair]
@@ -362,24 +362,40 @@ class Judge:
     def _read_hits(
         self, unique: Mapping[str, Mapping[str, str]], tag: str | None
     ) -> dict[str, Verdict | JudgecacheError]:
-        keys = list(unique)
+        """Cached verdicts; a read that fails settles its own pair, an unreadable entry is a miss."""
         found: dict[str, Verdict | JudgecacheError] = {}
         saved = 0.0
-        for key, raw in zip(keys, self.store.get_many(keys), strict=True):
-            if raw is None:
+        hits = 0
+        for key, raw in self._get_each(list(unique)):
+            if isinstance(raw, StorageError):
+                found[key] = raw
                 continue
-            try:
-                env = Envelope.from_json(raw)
-            except StorageError as exc:
-                # Drop it so the single-flight path cannot mistake it for a finished answer.
-                log.warning("replacing unreadable cache entry %s (%s)", key, exc)
-                self.store.delete(key)
+            env = None if raw is None else decode_entry(key, raw)
+            if env is None:
+                if raw is not None:
+                    self._miss.note_corrupt(key)
                 continue
             found[key] = Verdict.from_envelope(env, key=key, cached=True)
             saved += self._saved_by_hit(env)
-        if found:
-            self.ledger.record(self.name, tag, hits=len(found), saved_usd=saved)
+            hits += 1
+        if hits:
+            self.ledger.record(self.name, tag, hits=hits, saved_usd=saved)
         return found
+
+    def _get_each(self, keys: list[str]) -> list[tuple[str, str | StorageError | None]]:
+        """One batched read; if it fails, one read per key so a failure stays with its key."""
+        try:
+            return list(zip(keys, self.store.get_many(keys), strict=True))
+        except StorageError:
+            pass
+        out: list[tuple[str, str | StorageError | None]] = []
+        for key in keys:
+            try:
+                out.append((key, self.store.get(key)))
+            except StorageError as exc:
+                exc.add_note(f"reading cache key {key}")
+                out.append((key, exc))
+        return out
 
     def _resolve_misses(
         self,
@@ -388,12 +404,12 @@ class Judge:
         step: Callable[[str], None] | None,
     ) -> dict[str, Verdict | JudgecacheError]:
         if self.teacher.batched:
-            return self._resolve_batched(missing, tag, step)
+            return self._miss.batched(missing, tag, self.batch_size, step)
         out: dict[str, Verdict | JudgecacheError] = {}
 
         def run(key: str) -> None:
             try:
-                out[key] = self._resolve_one(key, missing[key], tag)
+                out[key] = run_sync(self._miss, self._miss.steps(key, missing[key], tag))
             except JudgecacheError as exc:
                 out[key] = exc
             if step is not None:
@@ -408,163 +424,22 @@ class Judge:
                 list(pool.map(run, missing))
         return out
 
-    def _resolve_one(self, key: str, inputs: dict[str, str], tag: str | None) -> Verdict:
-        fut, owner = self._inflight.claim(key)
-        if not owner:
-            env: Envelope = fut.result()
-            self.ledger.record(self.name, tag, coalesced=1)
-            return Verdict.from_envelope(env, key=key, cached=True)
-        try:
-            env, called = self._fetch_with_lease(key, inputs, tag)
-        except BaseException as exc:
-            self._inflight.resolve(key, error=exc)
-            raise
-        self._inflight.resolve(key, env)
-        return Verdict.from_envelope(env, key=key, cached=not called)
-
-    def _fetch_with_lease(
-        self, key: str, inputs: dict[str, str], tag: str | None
-    ) -> tuple[Envelope, bool]:
-        if self.budget.exhausted:
-            raise BudgetExceededError(self.budget._describe())
-        if self._auth_failure is not None:
-            raise AuthError(f"not called: {self._auth_failure}", status=self._auth_failure.status)
-        raw = lease_or_value(self.store, key, self._owner, self.lease_ttl_s)
-        if raw is not None:  # another process or machine paid for it while we waited
-            self.ledger.record(self.name, tag, coalesced=1)
-            return Envelope.from_json(raw), False
-        self._leases.held(key)
-        try:
-            self.budget.reserve()
-            env = self._call_teacher(inputs, tag)
-            self.store.set(key, env.to_json())
-        finally:
-            self._leases.release(key)
-        return env, True
-
-    async def _aresolve_one(self, key: str, inputs: dict[str, str], tag: str | None) -> Verdict:
-        fut, owner = self._inflight.claim(key)
-        if not owner:
-            env: Envelope = await asyncio.wrap_future(fut)
-            self.ledger.record(self.name, tag, coalesced=1)
-            return Verdict.from_envelope(env, key=key, cached=True)
-        try:
-            raw = await asyncio.to_thread(
-                lease_or_value, self.store, key, self._owner, self.lease_ttl_s
-            )
-            if raw is not None:
-                env, called = Envelope.from_json(raw), False
-            else:
-                self._leases.held(key)
-                try:
-                    self.budget.reserve()
-                    env = await self._acall_teacher(inputs, tag)
-                    called = True
-                    await asyncio.to_thread(self.store.set, key, env.to_json())
-                finally:
-                    await asyncio.to_thread(self._leases.release, key)
-        except BaseException as exc:
-            self._inflight.resolve(key, error=exc)
-            raise
-        self._inflight.resolve(key, env)
-        return Verdict.from_envelope(env, key=key, cached=not called)
-
-    def _resolve_batched(
-        self,
-        missing: Mapping[str, dict[str, str]],
-        tag: str | None,
-        step: Callable[[str], None] | None,
+    async def _aresolve_misses(
+        self, missing: Mapping[str, dict[str, str]], tag: str | None
     ) -> dict[str, Verdict | JudgecacheError]:
-        # Local models: one forward pass per chunk; no leases (a recomputation costs no money).
-        out: dict[str, Verdict | JudgecacheError] = {}
-        keys = list(missing)
-        for start in range(0, len(keys), self.batch_size):
-            chunk: list[str] = []
-            for key in keys[start : start + self.batch_size]:
+        if self.teacher.batched:
+            return await asyncio.to_thread(self._miss.batched, missing, tag, self.batch_size, None)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(key: str) -> Verdict | JudgecacheError:
+            async with gate:
                 try:
-                    self.budget.reserve()
-                    chunk.append(key)
-                except BudgetExceededError as exc:
-                    out[key] = exc
-            if not chunk:
-                continue
-            t0 = time.perf_counter()
-            answers = self.teacher.judge_batch(self.rubric, [missing[k] for k in chunk])
-            latency = (time.perf_counter() - t0) / len(chunk)
-            writes: dict[str, str] = {}
-            for key, answer in zip(chunk, answers, strict=True):
-                if isinstance(answer, BaseException):
-                    out[key] = self._teacher_failed(answer, tag)
-                else:
-                    try:
-                        env = self._envelope(missing[key], answer, latency, tag)
-                    except VerdictParseError as exc:
-                        out[key] = exc
-                        continue
-                    writes[key] = env.to_json()
-                    out[key] = Verdict.from_envelope(env, key=key, cached=False)
-                if step is not None:
-                    step(key)
-            self.store.set_many(writes)
-        return out
+                    return await run_async(self._miss, self._miss.steps(key, missing[key], tag))
+                except JudgecacheError as exc:
+                    return exc
 
-    def _call_teacher(self, inputs: dict[str, str], tag: str | None) -> Envelope:
-        t0 = time.perf_counter()
-        try:
-            answer = self.retry.call(lambda: self.teacher.judge(self.rubric, inputs))
-        except BaseException as exc:
-            raise self._teacher_failed(exc, tag) from exc
-        return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
-
-    async def _acall_teacher(self, inputs: dict[str, str], tag: str | None) -> Envelope:
-        t0 = time.perf_counter()
-        try:
-            answer = await self.retry.acall(lambda: self.teacher.ajudge(self.rubric, inputs))
-        except BaseException as exc:
-            raise self._teacher_failed(exc, tag) from exc
-        return self._envelope(inputs, answer, time.perf_counter() - t0, tag)
-
-    def _teacher_failed(self, exc: BaseException, tag: str | None) -> JudgecacheError:
-        """Account for a failed call (it used its budget slot) and return the error to raise."""
-        self.budget.commit(0.0)
-        self.ledger.record(self.name, tag, errors=1)
-        if isinstance(exc, AuthError):
-            self._auth_failure = exc
-        return _as_judge_error(exc)
-
-    def _envelope(
-        self, inputs: dict[str, str], answer: TeacherAnswer, latency_s: float, tag: str | None
-    ) -> Envelope:
-        self.budget.commit(answer.cost_usd)
-        self.ledger.record(
-            self.name,
-            tag,
-            calls=1,
-            input_tokens=answer.usage.input_tokens,
-            output_tokens=answer.usage.output_tokens,
-            cost_usd=answer.cost_usd,
-        )
-        if answer.label not in self.rubric.labels:
-            # Never store a label outside the rubric: it would poison every later hit.
-            raise VerdictParseError(
-                f"label {answer.label!r} is not one of {list(self.rubric.labels)}",
-                raw_output=answer.raw_output,
-            )
-        return Envelope(
-            label=answer.label,
-            score=answer.score,
-            raw_output=answer.raw_output,
-            task=self.rubric.task,
-            rubric=self.rubric.name,
-            judge=self.teacher.identity.as_dict(),
-            inputs=inputs,
-            reason=answer.reason,
-            usage=answer.usage,
-            cost_usd=answer.cost_usd,
-            latency_s=round(latency_s, 6),
-            model_answered=answer.model_answered,
-            meta=dict(answer.meta),
-        )
+        answers = await asyncio.gather(*(one(k) for k in missing))
+        return dict(zip(missing, answers, strict=True))
 
     def _saved_by_hit(self, env: Envelope) -> float:
         if env.cost_usd > 0:
@@ -595,7 +470,7 @@ class Judge:
 
     def close(self) -> None:
         """Close the teacher's client and the cache backend."""
-        self._leases.close()
+        self._miss.leases.close()
         self.teacher.close()
         self.store.close()
 
@@ -607,14 +482,6 @@ class Judge:
 
     def __repr__(self) -> str:
         return f"Judge({self.name!r}, task={self.rubric.name!r}, cache={self.store.url!r})"
-
-
-def _as_judge_error(exc: BaseException) -> JudgecacheError:
-    if isinstance(exc, JudgecacheError):
-        return exc
-    err = JudgeAPIError(f"teacher failed: {type(exc).__name__}: {exc}")
-    err.__cause__ = exc
-    return err
 
 
 def _make_teacher(

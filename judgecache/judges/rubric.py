@@ -117,6 +117,8 @@ class Rubric:
                 raise InputError(f"must be a string, got {type(value).__name__}", field=name)
             if not value.strip():
                 raise InputError("is empty", field=name)
+            if not value.isascii():
+                _check_encodable(value, name)
             out[name] = value
         return out
 
@@ -215,3 +217,15 @@ def get_rubric(name_or_path: str | Rubric) -> Rubric:
     raise ConfigError(
         f"unknown task {name_or_path!r}: expected one of {sorted(BUILTIN_RUBRICS)} or a .yaml rubric"
     )
+
+
+def _check_encodable(value: str, name: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate such as ``"\\ud800"``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"is not valid Unicode text: lone surrogate {value[exc.start]!r} at character "
+            f"{exc.start}",
+            field=name,
+        ) from None

@@ -4,7 +4,8 @@ Two layers. Within a process, :class:`InflightRegistry` hands the first caller o
 that every later caller (thread or asyncio task) waits on. Across processes and machines,
 :func:`lease_or_value` takes a lease with expiry in the shared backend (diskcache ``add``, Redis
 ``SET NX PX``); whoever loses waits for the winner's value, and takes over if the lease expires
-without one, so a crashed holder never blocks the others for good.
+without one, so a crashed holder never blocks the others for good. A lease names its holder
+(host, pid, process start time): a holder known dead on this host is taken over at once.
 
 Example:
     >>> reg = InflightRegistry()
@@ -16,10 +17,14 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from judgecache.store.base import Store
@@ -52,6 +57,64 @@ class InflightRegistry:
             fut.set_result(result)
 
 
+def owner_id() -> str:
+    """This process's lease owner name: ``host:pid:start:random``.
+
+    The start time (clock ticks since boot, from ``/proc``) tells a live process from a new one
+    that reused the pid of a dead holder.
+
+    >>> host, pid, start, _ = owner_id().split(":")
+    >>> int(pid) == os.getpid()
+    True
+    """
+    start = _start_ticks(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}:{start or 0}:{uuid.uuid4().hex[:12]}"
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[19])  # field 22 of the whole line: starttime
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True only when ``holder`` is a process on this host that no longer runs.
+
+    A holder on another host, or one this process cannot check, is assumed alive: its lease then
+    lapses after its TTL as before.
+
+    >>> holder_is_dead(owner_id()), holder_is_dead("elsewhere:1:0:x")
+    (False, False)
+    """
+    parts = holder.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid, start = int(parts[1]), parts[2]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. another user's process: alive
+        return False
+    now = _start_ticks(pid)
+    # Same pid, different start time: the holder died and the pid was reused.
+    return start not in ("", "0") and now is not None and str(now) != start
+
+
+def _take_from_dead(store: Store, key: str, owner: str, ttl_s: float) -> bool:
+    holder = store.lease_holder(key)
+    if holder is None or holder == owner or not holder_is_dead(holder):
+        return False
+    if store.take_over_lease(key, holder, owner, ttl_s):
+        logging.getLogger(__name__).info("took over the lease on %s from dead %s", key, holder)
+        return True
+    return False
+
+
 def lease_or_value(
     store: Store,
     key: str,
@@ -60,22 +123,25 @@ def lease_or_value(
     *,
     sleep: Callable[[float], None] = time.sleep,
     max_poll_s: float = 0.25,
+    accept: Callable[[str], bool] = lambda _: True,
 ) -> str | None:
     """Return the stored value once one exists, or ``None`` when the caller now holds the lease.
 
     The value is re-read after the lease is won: the previous holder may have written it between
-    our read and our lease.
+    our read and our lease. A value ``accept`` refuses (an unreadable entry) counts as absent, so
+    the lease holder judges the pair again and overwrites it.
     """
     delay = 0.005
     while True:
         value = store.get(key)
-        if value is not None:
+        if value is not None and accept(value):
             return value
-        if store.acquire_lease(key, owner, ttl_s):
+        if store.acquire_lease(key, owner, ttl_s) or _take_from_dead(store, key, owner, ttl_s):
             value = store.get(key)
-            if value is not None:
+            if value is not None and accept(value):
                 store.release_lease(key, owner)
-            return value
+                return value
+            return None
         sleep(delay)
         delay = min(delay * 2, max_poll_s)
 

@@ -72,6 +72,17 @@ class Store(abc.ABC):
     def release_lease(self, key: str, owner: str) -> None:
         """Release the lease on ``key`` if ``owner`` still holds it."""
 
+    def lease_holder(self, key: str) -> str | None:
+        """Who holds the lease on ``key`` (``None``: free, or the backend cannot say)."""
+        return None
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        """Give ``holder``'s lease on ``key`` to ``owner`` if ``holder`` still has it (atomic).
+
+        Used when the holder is known dead, so a rerun after a crash need not wait out the TTL.
+        """
+        return False
+
     @abc.abstractmethod
     def incr_counters(self, group: str, amounts: Mapping[str, float]) -> None:
         """Atomically add ``amounts`` to the named counters of ``group`` (ledger totals)."""
@@ -83,6 +94,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def counter_groups(self) -> list[str]:
         """The names of all counter groups in this namespace."""
+
+    def sibling(self, namespace: str) -> Store:
+        """The same backend (server, directory) in another namespace, with the same credentials.
+
+        ``self.url`` has its password masked, so it cannot be reopened; use this instead.
+        """
+        from judgecache.store.url import open_store
+
+        return open_store(self.url, namespace)
 
     def info(self) -> dict[str, Any]:
         """Backend facts for ``judgecache cache info`` (url, entries, size, evictions...)."""

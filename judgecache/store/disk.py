@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,11 +39,49 @@ from judgecache.errors import ConfigError, StorageError
 from judgecache.store.base import Store
 from judgecache.store.url import check_namespace
 
+log = logging.getLogger(__name__)
+
 _GROUP = "group:"
 _EVICTIONS = "meta:evictions"
 # Bounded caches cull explicitly (see _cull) so that every dropped value is counted; diskcache's
 # built-in cull inside ``set`` deletes rows without telling anyone.
 _NO_AUTO_CULL = 0
+
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+"""A cache holds prompts, documents and paid answers: only its owner may read it."""
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as owner-only (0700); existing ones are kept.
+
+    >>> import tempfile, pathlib, stat
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "a" / "b"
+    >>> make_private_dirs(d); oct(stat.S_IMODE(d.parent.stat().st_mode))
+    '0o700'
+    """
+    missing: list[Path] = []
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            folder.mkdir(mode=DIR_MODE)
+        folder.chmod(DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+class UnreadableEntryError(StorageError):
+    """A row that is not JSON text (e.g. pickled by another program): never loaded."""
+
+
+class NotTextError(StorageError, TypeError):
+    """Something other than ``str`` was given to store (judgecache stores JSON text only)."""
+
+
+# What :meth:`JsonTextDisk.get` returns for a key row that is not text, so iteration can skip it.
+_UNREADABLE_KEY = object()
 
 
 class JsonTextDisk(diskcache.Disk):
@@ -59,24 +98,30 @@ class JsonTextDisk(diskcache.Disk):
         self.where = str(directory)
 
     def get(self, key: Any, raw: bool) -> Any:
-        if not raw:
-            raise StorageError(f"refusing to unpickle a non-text key in {self.where}")
-        return super().get(key, raw)
+        # A pickled key row is never unpickled; iteration skips it (see DiskStore.keys).
+        return super().get(key, raw) if raw else _UNREADABLE_KEY
 
     def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
         if type(value) is not str or read:
-            raise TypeError(f"cache values must be JSON text (str), got {type(value).__name__}")
-        return super().store(value, read, key=key)
+            raise NotTextError(f"cache values must be JSON text (str), got {type(value).__name__}")
+        stored = super().store(value, read, key=key)
+        filename = stored[2]
+        if filename is not None:  # a long value went to its own file: owner-only, like the db
+            path = Path(self.where) / filename
+            path.chmod(FILE_MODE)
+            for folder in path.relative_to(self.where).parents[:-1]:  # diskcache's xx/yy/ dirs
+                (Path(self.where) / folder).chmod(DIR_MODE)
+        return stored
 
     def fetch(self, mode: Any, filename: Any, value: Any, read: bool) -> Any:
         if mode not in (MODE_RAW, MODE_TEXT):
-            raise StorageError(
+            raise UnreadableEntryError(
                 f"refusing to load a non-text cache entry (mode {mode}) from {self.where}: "
                 "judgecache never unpickles"
             )
         result = super().fetch(mode, filename, value, read)
         if type(result) is not str:
-            raise StorageError(f"cache entry in {self.where} is not text")
+            raise UnreadableEntryError(f"cache entry in {self.where} is not text")
         return result
 
 
@@ -100,6 +145,7 @@ class DiskStore(Store):
         self.namespace = check_namespace(namespace)
         self.url = f"diskcache://{self.path}"
         self.size_limit = size_limit
+        self.unreadable = 0  # rows found that are not JSON text (read as misses, then overwritten)
         root = self.path / namespace
         with self._errors():
             if size_limit is None:
@@ -116,7 +162,13 @@ class DiskStore(Store):
 
     @staticmethod
     def _open(directory: Path, **settings: Any) -> diskcache.Cache:
-        return diskcache.Cache(str(directory), disk=JsonTextDisk, **settings)
+        make_private_dirs(directory)
+        cache = diskcache.Cache(str(directory), disk=JsonTextDisk, **settings)
+        for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+            # SQLite creates later -wal/-shm files with the database file's permissions.
+            with contextlib.suppress(FileNotFoundError):
+                (directory / name).chmod(FILE_MODE)
+        return cache
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -128,15 +180,28 @@ class DiskStore(Store):
 
     def get(self, key: str) -> str | None:
         with self._errors():
-            value: str | None = self._values.get(key)
-            return value
+            return self._read(key)
 
     def get_many(self, keys: Sequence[str]) -> list[str | None]:
         # diskcache has no multi-get; with eviction "none" or "least-recently-stored" each get is
         # one indexed SELECT on a pooled connection and no write, so a loop is already cheap.
         with self._errors():
             get = self._values.get
-            return [get(k) for k in keys]
+            try:
+                return [get(k) for k in keys]
+            except UnreadableEntryError:  # rare: redo the batch key by key, skipping bad rows
+                read = self._read
+                return [read(k) for k in keys]
+
+    def _read(self, key: str) -> str | None:
+        """The value of ``key``; a row that is not text is a miss (named in a warning, counted)."""
+        try:
+            value: str | None = self._values.get(key)
+        except UnreadableEntryError as exc:
+            self.unreadable += 1
+            log.warning("cache entry %s is not JSON text; read as a miss (%s)", key, exc)
+            return None
+        return value
 
     def set(self, key: str, value: str) -> None:
         with self._errors():
@@ -163,7 +228,11 @@ class DiskStore(Store):
     def keys(self) -> Iterator[str]:
         with self._errors():
             for key in self._values.iterkeys():
-                yield str(key)
+                if type(key) is str:
+                    yield key
+                else:
+                    self.unreadable += 1
+                    log.warning("skipping a cache key row that is not text in %s", self.path)
 
     def count(self) -> int:
         with self._errors():
@@ -186,6 +255,18 @@ class DiskStore(Store):
                 self._leases.set(key, owner, expire=ttl_s)
                 return True
             return False
+
+    def lease_holder(self, key: str) -> str | None:
+        with self._errors():
+            holder = self._leases.get(key)
+        return holder if isinstance(holder, str) else None
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        with self._errors(), self._leases.transact(retry=True):
+            if self._leases.get(key) != holder:
+                return False
+            self._leases.set(key, owner, expire=ttl_s)
+            return True
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._errors(), self._leases.transact(retry=True):
@@ -217,6 +298,7 @@ class DiskStore(Store):
                 "size_bytes": int(self._values.volume()),
                 "size_limit": self.size_limit,
                 "evictions": int(self._read_counters(_EVICTIONS).get("values", 0.0)),
+                "unreadable_seen": self.unreadable,
             }
 
     def close(self) -> None:

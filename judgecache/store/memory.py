@@ -72,6 +72,19 @@ class MemoryStore(Store):
             self._leases[key] = (owner, now + ttl_s)
             return True
 
+    def lease_holder(self, key: str) -> str | None:
+        with self._lock:
+            held = self._leases.get(key)
+            return held[0] if held is not None and held[1] > time.monotonic() else None
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        with self._lock:
+            held = self._leases.get(key)
+            if held is None or held[0] != holder:
+                return False
+            self._leases[key] = (owner, time.monotonic() + ttl_s)
+            return True
+
     def release_lease(self, key: str, owner: str) -> None:
         with self._lock:
             held = self._leases.get(key)

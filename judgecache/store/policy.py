@@ -167,6 +167,15 @@ class FallbackStore(Store):
     def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
         return self._call(lambda s: s.acquire_lease(key, owner, ttl_s))
 
+    def sibling(self, namespace: str) -> Store:
+        return self._call(lambda s: s.sibling(namespace))
+
+    def lease_holder(self, key: str) -> str | None:
+        return self._call(lambda s: s.lease_holder(key))
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        return self._call(lambda s: s.take_over_lease(key, holder, owner, ttl_s))
+
     def release_lease(self, key: str, owner: str) -> None:
         self._call(lambda s: s.release_lease(key, owner))
 

@@ -23,9 +23,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from judgecache.errors import ConfigError, MissingDependencyError, StorageError
 from judgecache.store.base import Store
@@ -35,6 +36,8 @@ try:
     import redis
 except ImportError as exc:  # pragma: no cover - exercised only without the redis extra
     raise MissingDependencyError("redis", "redis") from exc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 MGET_CHUNK = 1000
 """Keys per MGET / per pipelined batch: large enough to amortize round trips, small enough not to
@@ -53,6 +56,7 @@ _SETTINGS = frozenset(
         "username",
         "password",
         "protocol",
+        "reconnect_s",
     }
 )
 _TLS_SETTINGS = frozenset(
@@ -75,10 +79,88 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) and 1 or 0
+end
+return 0
+"""
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+
+DEFAULT_RECONNECT_S = 10.0
+"""How long a command keeps reconnecting (with backoff) to a server that went away before the
+run is told (``StorageError``, or the fallback policy). URL setting ``reconnect_s``; 0 = never."""
+
+
+class _Reached:
+    """Whether the server was ever reached (shared by every connection's copy of the policy)."""
+
+    connected = False
+
+
+class WindowRetry(Retry):
+    """Reconnect with backoff (50 ms doubling to 1 s) for ``window_s`` seconds, then re-raise.
+
+    Only once the server was reached: a cache that is down when the run starts fails at once (or
+    falls back) instead of stalling every start. redis-py copies the policy into each
+    connection; the copies share the ``reached`` flag.
+
+    >>> r = WindowRetry(5.0)
+    >>> r.call_with_retry(lambda: "ok", lambda error: None)
+    'ok'
+    """
+
+    def __init__(self, window_s: float, reached: _Reached | None = None) -> None:
+        super().__init__(NoBackoff(), retries=-1, supported_errors=(redis.ConnectionError,))
+        self.window_s = window_s
+        self.reached = reached or _Reached()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WindowRetry:
+        return WindowRetry(self.window_s, self.reached)
+
+    def call_with_retry(
+        self,
+        do: Callable[[], Any],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> Any:
+        started = time.monotonic()
+        failures = 0
+        while True:
+            try:
+                return do()
+            except redis.ConnectionError as error:
+                failures += 1
+                fail(error, failures) if with_failure_count else fail(error)
+                wait = min(1.0, 0.05 * 2.0 ** (failures - 1))
+                late = time.monotonic() - started + wait > self.window_s
+                if not self.reached.connected or late:
+                    if self.reached.connected:
+                        error.add_note(f"gave up reconnecting after {self.window_s:g}s")
+                    raise
+                time.sleep(wait)
+
+
+def _reconnect_window(settings: Mapping[str, str], where: str) -> float:
+    raw = settings.get("reconnect_s", str(DEFAULT_RECONNECT_S))
+    try:
+        window = float(raw)
+    except ValueError:
+        window = -1.0
+    if not 0 <= window < 3600:
+        raise ConfigError(f"invalid Redis URL {where!r}: reconnect_s must be 0-3600 seconds")
+    return window
+
+
+def _without_setting(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def parse_settings(url: str) -> dict[str, str]:
@@ -124,6 +206,7 @@ class RedisStore(Store):
 
     def __init__(self, url: str, namespace: str = "v", *, chunk: int = MGET_CHUNK) -> None:
         self.url = redact_url(url)
+        self._dial_url = url  # with the password: only ever given back to RedisStore
         self.namespace = check_namespace(namespace)
         settings = parse_settings(url)
         password = urlsplit(url).password
@@ -134,14 +217,23 @@ class RedisStore(Store):
         self._lease = self._prefix + "lease:"
         self._ctr = self._prefix + "ctr:"
         defaults = {k: v for k, v in _DEFAULTS.items() if k not in settings}
+        self._retry = WindowRetry(_reconnect_window(settings, self.url))
         try:
-            self._client = redis.Redis.from_url(url, decode_responses=True, **defaults)
+            self._client = redis.Redis.from_url(
+                _without_setting(url, "reconnect_s"),
+                decode_responses=True,
+                retry=self._retry,
+                retry_on_error=[redis.ConnectionError],
+                **defaults,
+            )
         except ValueError as exc:  # a setting whose value does not parse
             raise ConfigError(f"invalid Redis URL {self.url!r}: {exc}") from exc
         self._release = self._client.register_script(_RELEASE)
         self._renew = self._client.register_script(_RENEW)
+        self._take_over = self._client.register_script(_TAKE_OVER)
         with self._guard("connect"):
             self._client.ping()
+        self._retry.reached.connected = True
 
     @contextlib.contextmanager
     def _guard(self, action: str) -> Iterator[None]:
@@ -149,7 +241,7 @@ class RedisStore(Store):
         try:
             yield
         except (redis.RedisError, UnicodeDecodeError, OSError) as exc:  # OSError: TLS files
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = "; ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", [])])
             for secret in self._secrets:  # never trust an error text not to echo a password
                 reason = reason.replace(secret, "***")
             raise StorageError(f"redis cache {self.url}: {action} failed ({reason})") from exc
@@ -228,6 +320,19 @@ class RedisStore(Store):
                 return True
             # Held already: succeed only if we are the holder, renewing it (as the other backends).
             return bool(self._renew(keys=[self._lease + key], args=[owner, ms]))
+
+    def sibling(self, namespace: str) -> Store:
+        return RedisStore(self._dial_url, namespace, chunk=self._chunk)
+
+    def lease_holder(self, key: str) -> str | None:
+        with self._guard("GET lease"):
+            holder = self._client.get(self._lease + key)
+        return holder if isinstance(holder, str) else None
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        ms = max(1, round(ttl_s * 1000))
+        with self._guard("lease take-over"):
+            return bool(self._take_over(keys=[self._lease + key], args=[holder, owner, ms]))
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._guard("lease release"):

@@ -93,21 +93,27 @@ class _Payload:
         return (Path.touch, (self.marker,))
 
 
-def test_refuses_to_unpickle_entries_written_by_someone_else(tmp_path: Path) -> None:
+def test_refuses_to_unpickle_entries_written_by_someone_else(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     marker = tmp_path / "code-ran"
     foreign = diskcache.Cache(str(tmp_path / "v" / "values"))
     foreign.set("evil", _Payload(marker))  # plain diskcache pickles non-str values
     foreign.set(("tuple", "key"), "x")  # and non-str keys
+    foreign.set("good", "1")
     foreign.close()
     store = DiskStore(tmp_path, "v")
-    with pytest.raises(StorageError, match="never unpickles"):
-        store.get("evil")
-    with pytest.raises(StorageError, match="refusing to unpickle"):
-        list(store.keys())
+    # Never loaded: read as a miss, named in a warning, counted; the good entries still read.
+    assert store.get_many(["evil", "good"]) == [None, "1"]
+    assert "cache entry evil is not JSON text" in caplog.text
+    assert sorted(store.keys()) == ["evil", "good"]  # the pickled key row is skipped
+    assert store.info()["unreadable_seen"] == 2 and store.info()["entries"] == 3
     assert not marker.exists()
     # The payload is live: a plain diskcache reader would have run it.
     diskcache.Cache(str(tmp_path / "v" / "values")).get("evil")
     assert marker.exists()
+    store.set("evil", '{"repaired": true}')  # the next answer overwrites the bad row
+    assert store.get("evil") == '{"repaired": true}'
 
 
 def test_only_text_values_are_accepted(tmp_path: Path) -> None:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -36,6 +37,7 @@ from judgecache.errors import (
     AuthError,
     ConfigError,
     JudgeAPIError,
+    JudgecacheError,
     RateLimitError,
     ServerError,
     TeacherTimeoutError,
@@ -130,6 +132,53 @@ def api_key_from_env(env_name: str, provider: str) -> str:
     return key
 
 
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})
+
+
+def credentials_in(headers: Mapping[str, str]) -> list[str]:
+    """The secret values carried by ``headers`` (a bearer token both whole and bare).
+
+    >>> credentials_in({"Authorization": "Bearer sk-123", "Content-Type": "json"})
+    ['Bearer sk-123', 'sk-123']
+    """
+    found: list[str] = []
+    for name, value in headers.items():
+        if name.lower() in _CREDENTIAL_HEADERS and value:
+            found.append(value)
+            bare = value.split()[-1]
+            if bare != value and len(bare) >= 4:
+                found.append(bare)
+    return found
+
+
+@contextlib.contextmanager
+def masking(headers: Mapping[str, str]) -> Iterator[None]:
+    """Replace the request's credentials by ``***`` in any judgecache error raised inside.
+
+    A server may echo the key it rejected (``Incorrect API key provided: sk-...``); that text
+    would otherwise reach output files, logs and stderr.
+
+    >>> try:
+    ...     with masking({"x-api-key": "sk-secret"}):
+    ...         raise AuthError("bad key sk-secret")
+    ... except AuthError as e:
+    ...     str(e)
+    'bad key ***'
+    """
+    try:
+        yield
+    except JudgecacheError as exc:
+        secrets = credentials_in(headers)
+        text = str(exc)
+        if any(s in text for s in secrets):
+            for secret in sorted(secrets, key=len, reverse=True):
+                text = text.replace(secret, "***")
+            exc.args = (text, *exc.args[1:])
+            if isinstance(exc, VerdictParseError):
+                exc.raw_output = "***"
+        raise
+
+
 class JSONClient:
     """POST JSON, get JSON: one lazily created ``httpx.Client`` and ``httpx.AsyncClient``.
 
@@ -140,8 +189,12 @@ class JSONClient:
     def __init__(
         self, provider: str, *, timeout_s: float = 60.0, transport: Transport | None = None
     ) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not (0 < timeout_s < math.inf)
+        ):
+            raise ConfigError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         self.provider = provider
         self.timeout_s = float(timeout_s)
         self._transport = transport
@@ -176,24 +229,26 @@ class JSONClient:
 
     def post(self, url: str, headers: Mapping[str, str], body: Mapping[str, Any]) -> Any:
         """One POST; returns the decoded JSON body or raises a typed JudgeAPIError."""
-        try:
-            response = self._sync_client().post(url, headers=dict(headers), json=dict(body))
-        except httpx.TimeoutException as exc:
-            raise self._timeout(exc) from exc
-        except httpx.TransportError as exc:
-            raise self._unreachable(url, exc) from exc
-        return self._decode(response)
+        with masking(headers):
+            try:
+                response = self._sync_client().post(url, headers=dict(headers), json=dict(body))
+            except httpx.TimeoutException as exc:
+                raise self._timeout(exc) from exc
+            except httpx.TransportError as exc:
+                raise self._unreachable(url, exc) from exc
+            return self._decode(response)
 
     async def apost(self, url: str, headers: Mapping[str, str], body: Mapping[str, Any]) -> Any:
         """Async twin of :meth:`post`."""
-        try:
-            client = self._async_client()
-            response = await client.post(url, headers=dict(headers), json=dict(body))
-        except httpx.TimeoutException as exc:
-            raise self._timeout(exc) from exc
-        except httpx.TransportError as exc:
-            raise self._unreachable(url, exc) from exc
-        return self._decode(response)
+        with masking(headers):
+            try:
+                client = self._async_client()
+                response = await client.post(url, headers=dict(headers), json=dict(body))
+            except httpx.TimeoutException as exc:
+                raise self._timeout(exc) from exc
+            except httpx.TransportError as exc:
+                raise self._unreachable(url, exc) from exc
+            return self._decode(response)
 
     def _timeout(self, exc: httpx.TimeoutException) -> TeacherTimeoutError:
         kind = type(exc).__name__

@@ -119,9 +119,7 @@ class Judge:
             cache if isinstance(cache, Store) else open_store(cache, on_error=on_storage_error)
         )
         try:
-            self.teacher = _make_teacher(
-                teacher, name=name, version=version, options=options or {}
-            )
+            self.teacher = _make_teacher(teacher, name=name, version=version, options=options or {})
         except BaseException:
             if not isinstance(cache, Store):
                 self.store.close()  # we opened it; the caller never sees this Judge

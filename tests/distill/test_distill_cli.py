@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,67 @@ def test_distill_bad_label_fails_before_training(tmp_path: Path, tiny_bert: Path
     assert result.exit_code != 0
     assert "line 42" in str(result.exception) and "allowed labels" in str(result.exception)
     assert not (tmp_path / "o").exists()
+
+
+def _console(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``judgecache`` script in a subprocess: exit codes as a shell sees them."""
+    exe = shutil.which("judgecache", path=str(Path(sys.executable).parent)) or "judgecache"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=600, check=False)
+
+
+def _tiny_args(labels: Path, out: Path, tiny_bert: Path) -> list[str]:
+    return [
+        "--labels", str(labels), "--output", str(out), "--base-model", str(tiny_bert),
+        "--set", "lora.layers=null", "--set", "split.min_examples=20", "--set", "eval.bootstrap=10",
+        "--set", "train.max_length=32", "--set", "train.eval_every=4", "--set", "train.patience=1",
+        "--set", "train.lexical=false", "--set", "train.maxsim=false",
+    ]  # fmt: skip
+
+
+def test_distill_names_its_stages_and_early_stop(tmp_path: Path, tiny_bert: Path) -> None:
+    labels = write_jsonl(tmp_path / "labels.jsonl", make_rows(300))
+    done = _console("distill", *_tiny_args(labels, tmp_path / "s", tiny_bert), "--epochs", "3")
+    assert done.returncode == 0, done.stderr
+    for stage in ("prepare", "build", "zero-shot", "fit", "calibrate", "evaluate", "save"):
+        assert f"] {stage}: " in done.stderr and f"] {stage} done in " in done.stderr
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    train = metrics["train"]
+    if train["stopped_early"]:
+        # Which step stops depends on the run; that it is said, and how, does not.
+        said = f"early stop at step {train['steps']}/{train['planned_steps']}: no validation"
+        assert said in done.stderr and said in done.stdout
+    # Library noise stays out: no weight-loading bars, no FutureWarnings.
+    assert "Loading weights" not in done.stderr and "FutureWarning" not in done.stderr
+
+
+def test_degenerate_student_warns_and_fails_the_gate(tmp_path: Path, tiny_bert: Path) -> None:
+    # Faithfulness labels that are noise with 12% positives: a calibrated student can only say 0.
+    rng = random.Random(5)
+    rows = make_rows(400, task="faithfulness")
+    for r in rows:
+        r["label"] = int(rng.random() < 0.12)
+    labels = write_jsonl(tmp_path / "labels.jsonl", rows)
+    args = [*_tiny_args(labels, tmp_path / "s", tiny_bert), "--set", "task=faithfulness"]
+    args += ["--set", "target=binary", "--set", "split.by=pair", "--no-progress"]
+    plain = _console("distill", *args)
+    assert plain.returncode == 0, plain.stderr
+    assert "WARNING: degenerate student: it answers 0 for all" in plain.stdout
+    card = (tmp_path / "s" / "README.md").read_text()
+    assert "WARNING: do not serve this student" in card and "degenerate student" in card
+    gated = _console("distill", *args, "--fail-if-worse-than", "zero-shot")
+    assert gated.returncode == 1, gated.stderr
+    assert "gate fail_if_worse_than=zero_shot: degenerate student" in gated.stderr
+    assert (tmp_path / "s" / "README.md").is_file()  # saved, but the run is not a success
+    # The same gate from the config file.
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text("task: faithfulness\ntarget: binary\neval:\n  fail_if_worse_than: zero_shot\n")
+    from_config = _console("distill", "--config", str(cfg), *args)
+    assert from_config.returncode == 1 and "degenerate" in from_config.stderr
+
+
+def test_overrides_are_values_not_strings(tmp_path: Path) -> None:
+    from judgecache.distill.config import DistillConfig
+
+    # "2024" as an output name and "null"-looking labels stay strings; nothing is re-parsed.
+    cfg = DistillConfig().with_values({"output": "2024", "labels": "null", "train.epochs": 3})
+    assert (cfg.output, cfg.labels, cfg.train.epochs) == ("2024", "null", 3)

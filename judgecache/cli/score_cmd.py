@@ -126,10 +126,12 @@ def score(
     """
     from tqdm import tqdm
 
+    from judgecache.cli.quiet import quiet_libraries
     from judgecache.io.jsonl import read_pairs
     from judgecache.judges.judge import Judge
 
     check_output_dir(output_path, "-o/--output")
+    quiet_libraries()  # a student:/embedding: judge must not print weight-loading bars
     judge = Judge(
         judge_spec,
         task=task,

@@ -131,7 +131,7 @@ def score(
     from judgecache.judges.judge import Judge
 
     check_output_dir(output_path, "-o/--output")
-    quiet_libraries()  # a student:/embedding: judge must not print weight-loading bars
+    quiet_libraries()  # a student:/embedding: judge must print no weight-loading bars
     judge = Judge(
         judge_spec,
         task=task,
@@ -160,28 +160,44 @@ def score(
                 (r.inputs[judge.rubric.fields[0]], r.inputs[judge.rubric.fields[1]]) for r in chunk
             ]
             results = judge.score_many_settled(pairs, progress=bar.update)
-            for record, result in zip(chunk, results, strict=True):
-                row = dict(record.row)
-                if isinstance(result, BudgetExceededError):
-                    stopped = result
-                    continue  # not judged: leave it out so a rerun's output is the complete one
-                if isinstance(result, JudgecacheError):
-                    errors += 1
-                    first_error = first_error or result
-                    if isinstance(result, AuthError):
-                        stopped = result  # every further call would be refused the same way
-                    row["error"] = f"{type(result).__name__}: {result}"
-                else:
-                    row.update(
-                        label=result.label, score=result.score, cached=result.cached, key=result.key
-                    )
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            failed, stopped = _write_rows(out, chunk, results)
+            errors += len(failed)
+            first_error = first_error or next(iter(failed), None)
         bar.close()
         totals = judge.ledger.totals(judge.name)
     summary = _summary(judge, totals, errors, stopped, output_path)
     if summary["pairs"] == 0 and errors == 0 and stopped is None:
         click.echo(f"judgecache: 0 pairs read from {input_path} (empty file?)", err=True)
     click.echo(json.dumps(summary) if as_json else _summary_text(summary))
+    _exit_on_failure(stopped, first_error, errors, output_path)
+
+
+def _write_rows(
+    out: Any, chunk: list[Any], results: Any
+) -> tuple[list[JudgecacheError], BudgetExceededError | AuthError | None]:
+    """Write each judged row (or its error); return the failures and why to stop, if at all."""
+    failed: list[JudgecacheError] = []
+    stopped: BudgetExceededError | AuthError | None = None
+    for record, result in zip(chunk, results, strict=True):
+        row = dict(record.row)
+        if isinstance(result, BudgetExceededError):
+            stopped = result
+            continue  # not judged: leave it out so a rerun's output is the complete one
+        if isinstance(result, JudgecacheError):
+            failed.append(result)
+            if isinstance(result, AuthError):
+                stopped = result  # every further call would be refused the same way
+            row["error"] = f"{type(result).__name__}: {result}"
+        else:
+            row.update(label=result.label, score=result.score, cached=result.cached, key=result.key)
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return failed, stopped
+
+
+def _exit_on_failure(
+    stopped: object, first_error: JudgecacheError | None, errors: int, output_path: Path
+) -> None:
+    """Exit 1 with the reason when the run stopped early or some pairs failed."""
     if isinstance(stopped, AuthError):
         click.echo(
             f"judgecache: stopped: the teacher refused the credentials: {first_error}", err=True

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from judgecache.cli.options import json_option
+from judgecache.cli.options import json_option, progress_option
 
 
 @click.command("baseline")
@@ -34,7 +34,7 @@ from judgecache.cli.options import json_option
 @click.option(
     "--base-model", default="default", show_default=True, help="Local HF encoder directory."
 )
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option
 @json_option
 def baseline(
     labels: str,

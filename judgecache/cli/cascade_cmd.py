@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from judgecache.cli.options import cache_option, json_option
+from judgecache.cli.options import cache_option, json_option, progress_option
 from judgecache.errors import ConfigError
 
 LabelsPath = click.Path(dir_okay=True, path_type=str)
@@ -60,11 +60,8 @@ def _student_arrays(
     judge = Judge(f"student:{student}", task=rubric, cache=cache_url)
     quiet_libraries()
     bar = tqdm(total=len(part), desc="student", unit="pair", disable=not progress, file=sys.stderr)
-    try:
+    with judge, bar:
         judged = judge_with(judge, part, progress=bar.update)
-    finally:
-        bar.close()
-        judge.close()
     if judged.prob is None:
         raise ConfigError(f"student:{student} gave no probabilities: it cannot sit in a cascade")
     student_pos = np.asarray([binary_label(rubric, int(x)) for x in judged.labels], dtype=bool)
@@ -97,7 +94,7 @@ def _student_arrays(
     help="Band file [default: STUDENT.band-<target>.json beside the student directory].",
 )
 @cache_option
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option
 @json_option
 def fit(
     student: str,
@@ -227,7 +224,7 @@ def _report_text(r: dict[str, Any]) -> str:
 @click.option("--student", default=None, help="With --labels: the student [default: the band's].")
 @click.option("--teacher", default=None, help="With a cache URL: keep only this provider:model.")
 @cache_option
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option
 @json_option
 def report(
     band_file: str,

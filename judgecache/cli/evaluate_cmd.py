@@ -26,6 +26,7 @@ from judgecache.cli.options import (
     json_option,
     judge_option,
     judge_options,
+    progress_option,
     task_option,
 )
 
@@ -66,9 +67,7 @@ METRICS = (
 )
 @cache_option
 @band_option
-@click.option(
-    "--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr."
-)
+@progress_option
 @json_option
 def evaluate(
     judge_spec: str,
@@ -106,7 +105,7 @@ def evaluate(
     judge = Judge(judge_spec, task=part.rubric, cache=cache_url, options=options)
     quiet_libraries()  # a student or embedding judge has imported transformers by now
     bar = tqdm(total=len(part), desc="evaluate", unit="pair", disable=not progress, file=sys.stderr)
-    try:
+    with judge, bar:
         result = evaluate_judge(
             judge,
             part,
@@ -116,9 +115,6 @@ def evaluate(
             name="judged",
             progress=bar.update,
         )
-    finally:
-        bar.close()
-        judge.close()
     result["judge"] = judge_spec
     text = json.dumps(result, indent=2, sort_keys=True)
     if output is not None:

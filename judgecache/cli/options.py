@@ -30,6 +30,10 @@ task_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr."
+)
+
 fallback_option = click.option(
     "--on-storage-error",
     type=click.Choice(["raise", "fallback"]),

@@ -23,6 +23,7 @@ from typing import Any
 from judgecache.errors import ConfigError, UnknownPairError
 from judgecache.judges.rubric import Rubric
 from judgecache.judges.teacher import Teacher, TeacherAnswer
+from judgecache.judges.teachers.replay import task_material
 from judgecache.keys import JudgeIdentity
 
 
@@ -36,12 +37,7 @@ class HumanLabels(Teacher):
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         # No prompt: human labels depend on the task only, like recorded (replay) labels.
-        return {
-            "rubric": rubric.name,
-            "task": rubric.task,
-            "labels": list(rubric.labels),
-            "fields": list(rubric.fields),
-        }
+        return task_material(rubric)
 
     def judge(self, rubric: Rubric, inputs: Mapping[str, str]) -> TeacherAnswer:
         raise UnknownPairError(

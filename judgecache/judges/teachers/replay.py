@@ -81,6 +81,16 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def task_material(rubric: Rubric) -> dict[str, Any]:
+    """The key material of labels that never saw a prompt (recorded or human): the task only."""
+    return {
+        "rubric": rubric.name,
+        "task": rubric.task,
+        "labels": list(rubric.labels),
+        "fields": list(rubric.fields),
+    }
+
+
 class ReplayTeacher(Teacher):
     """Answer from recorded labels; identity ``replay:<name>@<version>``."""
 
@@ -220,12 +230,7 @@ class ReplayTeacher(Teacher):
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         """Recorded labels do not depend on judgecache's prompt template: key on the task only."""
-        return {
-            "rubric": rubric.name,
-            "task": rubric.task,
-            "labels": list(rubric.labels),
-            "fields": list(rubric.fields),
-        }
+        return task_material(rubric)
 
     def lookup(self, rubric: Rubric, inputs: Mapping[str, str]) -> ReplayRecord:
         """The recorded judgment for a pair, or :class:`UnknownPairError` naming it."""

@@ -5,7 +5,7 @@ module and is imported the first time it is called (or when its own ``--help`` i
 
 Example:
     >>> from click.testing import CliRunner
-    >>> CliRunner().invoke(main, ["--help"]).exit_code
+    >>> CliRunner().invoke(cli, ["--help"]).exit_code
     0
 """
 

@@ -25,7 +25,6 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for module in NOISY:
         warnings.filterwarnings("ignore", module=module)
-    warnings.filterwarnings("ignore", category=FutureWarning)
     transformers = sys.modules.get("transformers")
     if transformers is not None:
         _quiet_transformers()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,8 +46,16 @@ from judgecache.cli.options import json_option
     metavar="KEY=VALUE",
     help="Override any config field, e.g. --set train.lr=0.0005 --set lora.r=8 (repeatable).",
 )
+@click.option(
+    "--fail-if-worse-than",
+    "gate",
+    type=click.Choice(["zero-shot", "zero-shot-cuts"]),
+    default=None,
+    help="Exit 1 (after saving) when the student is degenerate or scores below this baseline "
+    "on the held-out test split (config: eval.fail_if_worse_than).",
+)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT/checkpoint if it is there.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--no-progress", is_flag=True, help="No progress bar and no stage lines.")
 @json_option
 def distill(
     config_path: Path | None,
@@ -59,49 +68,63 @@ def distill(
     epochs: int | None,
     seed: int | None,
     overrides: tuple[str, ...],
+    gate: str | None,
     resume: bool,
     no_progress: bool,
     as_json: bool,
 ) -> None:
-    """Train a LoRA student judge from cached teacher labels; writes adapter, metrics and card."""
+    """Train a LoRA student judge from cached teacher labels; writes adapter, metrics and card.
+
+    Each stage prints a line on stderr (prepare, build, zero-shot, fit, calibrate, evaluate, save);
+    a degenerate student (one answer for every pair) is a WARNING in the output and the card.
+    """
+    from judgecache.cli.quiet import quiet_libraries
+
+    quiet_libraries()
     from judgecache.distill.config import DistillConfig
     from judgecache.distill.pipeline import run_distill
 
+    quiet_libraries()  # again: transformers is imported now
     cfg = DistillConfig.from_yaml(config_path) if config_path else DistillConfig()
-    sets: list[str] = []
-    for key, value in (
-        ("labels", labels),
-        ("output", output),
-        ("judge", judge_id),
-        ("base_model", base_model),
-        ("threshold.target_precision", target_precision),
-        ("threshold.target_recall", target_recall),
-        ("train.epochs", epochs),
-    ):
-        if value is not None:
-            sets.append(f"{key}={json.dumps(value)}")
-    if seed is not None:
-        sets += [f"split.seed={seed}", f"train.seed={seed}"]
-    if no_progress:
-        sets.append("train.progress=false")
-    cfg = cfg.with_overrides([*sets, *overrides])
+    flags = {
+        "labels": labels,
+        "output": output,
+        "judge": judge_id,
+        "base_model": base_model,
+        "threshold.target_precision": target_precision,
+        "threshold.target_recall": target_recall,
+        "train.epochs": epochs,
+        "split.seed": seed,
+        "train.seed": seed,
+        "eval.fail_if_worse_than": gate.replace("-", "_") if gate else None,
+        "train.progress": False if no_progress else None,
+    }
+    cfg = cfg.with_values({k: v for k, v in flags.items() if v is not None})
+    cfg = cfg.with_overrides(overrides)
     result = run_distill(cfg, resume=resume)
     if as_json:
         click.echo(
             json.dumps({"output": str(result.output), "metrics": result.metrics}, default=str)
         )
         return
+    _print_result(result)
+
+
+def _print_result(result: Any) -> None:
     click.echo(
         f"student: {result.output}  (identity student:{result.spec.name}@{result.spec.version})"
     )
+    click.echo(f"training: {result.metrics['train']['summary']}")
     for name, split in result.metrics["eval"].items():
         click.echo(f"{name}: n={split['n']}")
         for judged in ("student", "zero_shot"):
             row = split[judged]
             parts = [
                 f"{k}={row[k]['value']:.3f}"
-                for k in ("binary_kappa", "weighted_kappa", "auc")
+                for k in ("binary_kappa", "weighted_kappa", "balanced_accuracy", "auc")
                 if k in row
             ]
             click.echo(f"  {judged:<9} " + " ".join(parts))
+    for warning in result.metrics.get("warnings", []):
+        click.echo(f"WARNING: {warning}")
     click.echo(f"model card: {result.output / 'README.md'}")

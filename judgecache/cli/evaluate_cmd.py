@@ -1,8 +1,10 @@
 """``judgecache evaluate``: measure a judge (e.g. a student) against a labels file.
 
-Agreement with the labels' teacher (accuracy, kappa, weighted kappa for grades, Spearman, AUC, ECE,
-confusion matrix, bootstrap intervals), and with human TREC qrels when given, beside the teacher's
-own agreement with the humans. Pairs go through the cache like any other judging.
+Agreement with the labels' teacher (accuracy, balanced accuracy, kappa, weighted kappa for grades,
+Spearman, AUC, ECE, confusion matrix, bootstrap intervals), and with human TREC qrels when given,
+beside the teacher's own agreement with the humans. Pairs go through the cache like any other
+judging (``--cache``, else ``$JUDGECACHE_CACHE``, else the default diskcache), so a rerun is
+answered from it; a cascade's escalations use the same cache.
 
 Example:
     >>> from click.testing import CliRunner
@@ -13,11 +15,30 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from judgecache.cli.options import cache_option, json_option, judge_option, task_option
+from judgecache.cli.options import (
+    band_option,
+    cache_option,
+    json_option,
+    judge_option,
+    judge_options,
+    progress_option,
+    task_option,
+)
+
+METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "binary_kappa",
+    "weighted_kappa",
+    "spearman",
+    "auc",
+    "ece",
+)
 
 
 @click.command("evaluate")
@@ -45,6 +66,8 @@ from judgecache.cli.options import cache_option, json_option, judge_option, task
     help="Also write the metrics JSON here.",
 )
 @cache_option
+@band_option
+@progress_option
 @json_option
 def evaluate(
     judge_spec: str,
@@ -55,9 +78,19 @@ def evaluate(
     seed: int,
     output: Path | None,
     cache_url: str | None,
+    band_path: str | None,
+    progress: bool,
     as_json: bool,
 ) -> None:
-    """Agreement of a judge with a labels file (and with human qrels, beside the teacher's)."""
+    """Agreement of a judge with a labels file (and with human qrels, beside the teacher's).
+
+    The judge's answers go through the cache (see --cache), so a second run is fast.
+    """
+    from tqdm import tqdm
+
+    from judgecache.cli.quiet import quiet_libraries
+
+    quiet_libraries()
     from judgecache.distill.data import load_labels
     from judgecache.distill.evaluate import evaluate_judge, read_qrels
     from judgecache.judges.judge import Judge
@@ -66,13 +99,22 @@ def evaluate(
     humans: dict[tuple[str, str], int] = {}
     for path in human_qrels:
         humans.update(read_qrels(path))
-    judge = Judge(judge_spec, task=part.rubric, cache=cache_url or "memory://")
-    try:
+    options = judge_options(
+        judge_spec, task=part.rubric.name, cache_url=cache_url, band_path=band_path
+    )
+    judge = Judge(judge_spec, task=part.rubric, cache=cache_url, options=options)
+    quiet_libraries()  # a student or embedding judge has imported transformers by now
+    bar = tqdm(total=len(part), desc="evaluate", unit="pair", disable=not progress, file=sys.stderr)
+    with judge, bar:
         result = evaluate_judge(
-            judge, part, human=humans or None, n_boot=bootstrap, seed=seed, name="judged"
+            judge,
+            part,
+            human=humans or None,
+            n_boot=bootstrap,
+            seed=seed,
+            name="judged",
+            progress=bar.update,
         )
-    finally:
-        judge.close()
     result["judge"] = judge_spec
     text = json.dumps(result, indent=2, sort_keys=True)
     if output is not None:
@@ -89,9 +131,9 @@ def evaluate(
         ]
     for title, stats in rows:
         click.echo(title)
-        for key in ("accuracy", "binary_kappa", "weighted_kappa", "spearman", "auc", "ece"):
+        for key in METRICS:
             metric = stats.get(key)
             if metric:
                 click.echo(
-                    f"  {key:<15} {metric['value']:.3f} [{metric['lo']:.3f}, {metric['hi']:.3f}]"
+                    f"  {key:<17} {metric['value']:.3f} [{metric['lo']:.3f}, {metric['hi']:.3f}]"
                 )

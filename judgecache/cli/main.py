@@ -5,7 +5,7 @@ module and is imported the first time it is called (or when its own ``--help`` i
 
 Example:
     >>> from click.testing import CliRunner
-    >>> CliRunner().invoke(main, ["--help"]).exit_code
+    >>> CliRunner().invoke(cli, ["--help"]).exit_code
     0
 """
 
@@ -44,6 +44,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Train a LoRA student from cached labels.",
     ),
     "evaluate": ("judgecache.cli.evaluate_cmd", "evaluate", "Measure a judge against labels."),
+    "baseline": (
+        "judgecache.cli.baseline_cmd",
+        "baseline",
+        "Fit the zero-shot + fitted cuts baseline as a judge (embedding:DIR).",
+    ),
+    "cascade": (
+        "judgecache.cli.cascade_cmd",
+        "cascade",
+        "Choose a cascade band from labels (fit) and read it (report).",
+    ),
     "drift": (
         "judgecache.cli.drift_cmd",
         "drift",

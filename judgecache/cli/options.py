@@ -30,6 +30,10 @@ task_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr."
+)
+
 fallback_option = click.option(
     "--on-storage-error",
     type=click.Choice(["raise", "fallback"]),
@@ -47,8 +51,8 @@ def judge_option(required: bool = True) -> Callable[[F], F]:
         required=required,
         metavar="SPEC",
         help="Judge spec: openai:MODEL, anthropic:MODEL, replay:FILE.jsonl, "
-        "replay:trec:QRELS,TOPICS,COLLECTION, student:PATH, embedding:default, cascade:A>B, "
-        "python:MODULE:FUNCTION.",
+        "replay:trec:QRELS,TOPICS,COLLECTION, human:NAME, student:PATH, embedding:default, "
+        "embedding:PATH, cascade:STUDENT>TEACHER, python:MODULE:FUNCTION.",
     )
 
 
@@ -74,3 +78,38 @@ def check_output_dir(path: Path, option: str) -> None:
         raise click.BadParameter(
             f"cannot write {path}: the folder {parent} does not exist", param_hint=option
         )
+
+
+band_option = click.option(
+    "--band",
+    "band_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="cascade: judges only: the band file (from `judgecache cascade fit`) "
+    "[default: STUDENT/cascade.json].",
+)
+
+
+def judge_options(
+    spec: str, *, task: str, cache_url: str | None, band_path: str | None = None
+) -> dict[str, Any]:
+    """Spec options the command line implies: a cascade escalates through the same ``--cache``.
+
+    One run, one cache: without this a cascade's teacher Judge would open ``$JUDGECACHE_CACHE``
+    (or the default diskcache) whatever ``--cache`` said.
+
+    >>> judge_options("cascade:student:s>openai:gpt-4o", task="relevance", cache_url="memory://")
+    {'task': 'relevance', 'teacher_cache': 'memory://'}
+    >>> judge_options("openai:gpt-4o", task="relevance", cache_url=None)
+    {}
+    """
+    if not spec.strip().startswith("cascade:"):
+        if band_path is not None:
+            raise click.UsageError("--band applies to cascade: judges only")
+        return {}
+    options: dict[str, Any] = {"task": task}
+    if cache_url is not None:
+        options["teacher_cache"] = cache_url
+    if band_path is not None:
+        options["band"] = band_path
+    return options

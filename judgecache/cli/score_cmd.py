@@ -18,12 +18,14 @@ from typing import Any
 import click
 
 from judgecache.cli.options import (
+    band_option,
     cache_option,
     check_output_dir,
     dollars,
     fallback_option,
     json_option,
     judge_option,
+    judge_options,
     task_option,
 )
 from judgecache.errors import AuthError, BudgetExceededError, JudgecacheError
@@ -94,6 +96,7 @@ def _count_lines(path: Path) -> int:
     show_default=True,
     help="Show a progress bar on stderr.",
 )
+@band_option
 @fallback_option
 @json_option
 def score(
@@ -110,6 +113,7 @@ def score(
     lease_ttl_s: float,
     chunk_size: int,
     progress: bool,
+    band_path: str | None,
     on_storage_error: str,
     as_json: bool,
 ) -> None:
@@ -122,10 +126,12 @@ def score(
     """
     from tqdm import tqdm
 
+    from judgecache.cli.quiet import quiet_libraries
     from judgecache.io.jsonl import read_pairs
     from judgecache.judges.judge import Judge
 
     check_output_dir(output_path, "-o/--output")
+    quiet_libraries()  # a student:/embedding: judge must print no weight-loading bars
     judge = Judge(
         judge_spec,
         task=task,
@@ -137,6 +143,7 @@ def score(
         on_storage_error=on_storage_error,  # type: ignore[arg-type]
         price_model=price_model,
         lease_ttl_s=lease_ttl_s,
+        options=judge_options(judge_spec, task=task, cache_url=cache_url, band_path=band_path),
     )
     total = _count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="pair", disable=not progress, file=sys.stderr, dynamic_ncols=True)
@@ -153,45 +160,44 @@ def score(
                 (r.inputs[judge.rubric.fields[0]], r.inputs[judge.rubric.fields[1]]) for r in chunk
             ]
             results = judge.score_many_settled(pairs, progress=bar.update)
-            for record, result in zip(chunk, results, strict=True):
-                row = dict(record.row)
-                if isinstance(result, BudgetExceededError):
-                    stopped = result
-                    continue  # not judged: leave it out so a rerun's output is the complete one
-                if isinstance(result, JudgecacheError):
-                    errors += 1
-                    first_error = first_error or result
-                    if isinstance(result, AuthError):
-                        stopped = result  # every further call would be refused the same way
-                    row["error"] = f"{type(result).__name__}: {result}"
-                else:
-                    row.update(
-                        label=result.label, score=result.score, cached=result.cached, key=result.key
-                    )
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            failed, stopped = _write_rows(out, chunk, results)
+            errors += len(failed)
+            first_error = first_error or next(iter(failed), None)
         bar.close()
         totals = judge.ledger.totals(judge.name)
-    summary = {
-        "pairs": int(totals["requests"]),
-        "hits": int(totals["hits"]),
-        "teacher_calls": int(totals["calls"]),
-        "coalesced": int(totals["coalesced"]),
-        "errors": errors,
-        "spent_usd": round(totals["cost_usd"], 6),
-        "saved_usd": round(totals["saved_usd"], 6),
-        "budget_exhausted": isinstance(stopped, BudgetExceededError),
-        "output": str(output_path),
-    }
+    summary = _summary(judge, totals, errors, stopped, output_path)
     if summary["pairs"] == 0 and errors == 0 and stopped is None:
         click.echo(f"judgecache: 0 pairs read from {input_path} (empty file?)", err=True)
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        click.echo(
-            f"pairs {summary['pairs']:,} · hits {summary['hits']:,} · teacher calls "
-            f"{summary['teacher_calls']:,} · spent {dollars(totals['cost_usd'])} · saved "
-            f"{dollars(totals['saved_usd'])} · wrote {output_path}"
-        )
+    click.echo(json.dumps(summary) if as_json else _summary_text(summary))
+    _exit_on_failure(stopped, first_error, errors, output_path)
+
+
+def _write_rows(
+    out: Any, chunk: list[Any], results: Any
+) -> tuple[list[JudgecacheError], BudgetExceededError | AuthError | None]:
+    """Write each judged row (or its error); return the failures and why to stop, if at all."""
+    failed: list[JudgecacheError] = []
+    stopped: BudgetExceededError | AuthError | None = None
+    for record, result in zip(chunk, results, strict=True):
+        row = dict(record.row)
+        if isinstance(result, BudgetExceededError):
+            stopped = result
+            continue  # not judged: leave it out so a rerun's output is the complete one
+        if isinstance(result, JudgecacheError):
+            failed.append(result)
+            if isinstance(result, AuthError):
+                stopped = result  # every further call would be refused the same way
+            row["error"] = f"{type(result).__name__}: {result}"
+        else:
+            row.update(label=result.label, score=result.score, cached=result.cached, key=result.key)
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return failed, stopped
+
+
+def _exit_on_failure(
+    stopped: object, first_error: JudgecacheError | None, errors: int, output_path: Path
+) -> None:
+    """Exit 1 with the reason when the run stopped early or some pairs failed."""
     if isinstance(stopped, AuthError):
         click.echo(
             f"judgecache: stopped: the teacher refused the credentials: {first_error}", err=True
@@ -207,3 +213,52 @@ def score(
             err=True,
         )
         sys.exit(1)
+
+
+def _summary(
+    judge: Any, totals: Any, errors: int, stopped: object, output_path: Path
+) -> dict[str, Any]:
+    """Counts for the run; a cascade's split into student answers, escalations and teacher work.
+
+    ``teacher_calls`` is always the number of calls the real teacher was paid for: for a cascade
+    that is only the escalations the cache could not answer, not every pair the cascade judged.
+    """
+    from judgecache.judges.cascade import CascadeTeacher
+
+    summary: dict[str, Any] = {
+        "pairs": int(totals["requests"]),
+        "hits": int(totals["hits"]),
+        "teacher_calls": int(totals["calls"]),
+        "coalesced": int(totals["coalesced"]),
+        "errors": errors,
+        "spent_usd": round(totals["cost_usd"], 6),
+        "saved_usd": round(totals["saved_usd"], 6),
+        "budget_exhausted": isinstance(stopped, BudgetExceededError),
+        "output": str(output_path),
+    }
+    if isinstance(judge.teacher, CascadeTeacher):
+        stats = judge.teacher.stats()
+        summary.update(
+            cascade_answers=int(totals["calls"]),
+            student_answers=stats["kept"],
+            escalations=stats["escalated"],
+            teacher_calls=stats["teacher_calls"],
+            teacher_cache_hits=stats["teacher_cached"],
+        )
+    return summary
+
+
+def _summary_text(s: dict[str, Any]) -> str:
+    head = f"pairs {s['pairs']:,} · hits {s['hits']:,}"
+    if "escalations" in s:
+        head += (
+            f" · student answers {s['student_answers']:,} · escalations {s['escalations']:,}"
+            f" (teacher calls {s['teacher_calls']:,}, teacher cache hits "
+            f"{s['teacher_cache_hits']:,})"
+        )
+    else:
+        head += f" · teacher calls {s['teacher_calls']:,}"
+    return (
+        f"{head} · spent {dollars(s['spent_usd'])} · saved {dollars(s['saved_usd'])} · "
+        f"wrote {s['output']}"
+    )

@@ -45,6 +45,16 @@ def _table(split: Mapping[str, Any], judged: list[str]) -> list[str]:
     return lines
 
 
+def _warnings(metrics: Mapping[str, Any]) -> list[str]:
+    """A warning block at the top of the card: a degenerate student must not look normal."""
+    warnings = metrics.get("warnings") or []
+    if not warnings:
+        return []
+    lines = ["> **WARNING: do not serve this student.**", ">"]
+    lines += [f"> - {w}" for w in warnings]
+    return [*lines, ""]
+
+
 def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any]) -> str:
     """Markdown: teacher, data, split, metrics with 95% bootstrap intervals, intended use, limits."""
     sizes = metrics["split"]["sizes"]
@@ -52,6 +62,7 @@ def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any
     lines = [
         f"# Student judge `{spec.name}`",
         "",
+        *_warnings(metrics),
         f"A LoRA {('bi-encoder' if spec.architecture == 'bi' else 'cross-encoder')} distilled from "
         f"the cached labels of **{metrics['teacher']}** for the `{spec.rubric}` task "
         f"({spec.target} labels {spec.labels}). Load it as a judge: "
@@ -68,7 +79,8 @@ def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any
         f"{'document' if spec.protected == 0 else 'context'} is ever truncated).",
         f"- Training: {train['steps']} steps in {train['seconds']} s on {train['device']} "
         f"({train['threads']} threads); best validation agreement {train['best_val_agreement']:.3f} "
-        f"at step {train['best_step']}.",
+        f"at step {train['best_step']}"
+        + (f"; {train['summary']}." if train.get("stopped_early") else "."),
         f"- Calibration: {metrics['calibration']['method']} on the calib split.",
         "",
         "## Agreement with the teacher on held-out pairs",

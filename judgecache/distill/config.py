@@ -26,6 +26,7 @@ ARCHITECTURES = ("bi", "cross")
 TARGETS = ("graded", "binary")
 SPLIT_BY = ("group", "pair")
 CALIBRATION_METHODS = ("auto", "platt", "temperature", "isotonic", "none")
+GATE_BASELINES = ("zero_shot", "zero_shot_cuts")
 
 
 @dataclass
@@ -123,10 +124,16 @@ class ThresholdConfig:
 
 @dataclass
 class EvalConfig:
-    """Bootstrap resamples for intervals; optional TREC human qrels joined on ``meta.qid/docid``."""
+    """Bootstrap resamples for intervals; optional TREC human qrels joined on ``meta.qid/docid``.
+
+    ``fail_if_worse_than`` (``zero_shot`` or ``zero_shot_cuts``; null: no gate) makes the run fail
+    after saving when the student is degenerate (one answer for every pair) or scores below that
+    baseline on the held-out test split, so a scheduled retrain cannot ship it.
+    """
 
     bootstrap: int = 1000
     human_qrels: list[str] = field(default_factory=list)
+    fail_if_worse_than: str | None = None
 
 
 @dataclass
@@ -157,6 +164,8 @@ class DistillConfig:
         _choice("target", self.target, TARGETS)
         _choice("split.by", self.split.by, SPLIT_BY)
         _choice("calibration.method", self.calibration.method, CALIBRATION_METHODS)
+        if self.eval.fail_if_worse_than is not None:
+            _choice("eval.fail_if_worse_than", self.eval.fail_if_worse_than, GATE_BASELINES)
         fracs = {k: getattr(self.split, k) for k in ("val", "calib", "test", "test_seen")}
         for k, v in fracs.items():
             if not 0.0 <= v < 1.0:
@@ -215,21 +224,31 @@ class DistillConfig:
         return dataclasses.asdict(self)
 
     def with_overrides(self, overrides: Iterable[str]) -> DistillConfig:
-        """Apply ``a.b=value`` overrides (values parsed as YAML: ``2``, ``0.5``, ``null``, ``[q, v]``)."""
-        data = self.to_dict()
+        """Apply ``a.b=value`` strings (``--set``; values parsed as YAML: ``2``, ``null``, ``[q, v]``)."""
+        values: dict[str, Any] = {}
         for item in overrides:
             dotted, sep, raw = item.partition("=")
             if not sep or not dotted:
                 raise ConfigError(f"override {item!r} must look like section.key=value")
             try:
-                value = yaml.safe_load(raw)
+                values[dotted] = yaml.safe_load(raw)
             except yaml.YAMLError as exc:
                 raise ConfigError(f"override {item!r}: value is not valid YAML: {exc}") from exc
+        return self.with_values(values)
+
+    def with_values(self, values: Mapping[str, Any]) -> DistillConfig:
+        """Set ``{"a.b": value}`` fields to these values as they are (no string round trip).
+
+        >>> DistillConfig().with_values({"output": "2024", "train.epochs": 3}).output
+        '2024'
+        """
+        data = self.to_dict()
+        for dotted, value in values.items():
             node = data
             parts = dotted.split(".")
             for part in parts[:-1]:
                 if not isinstance(node.get(part), dict):
-                    raise ConfigError(f"override {item!r}: {part!r} is not a config section")
+                    raise ConfigError(f"override {dotted!r}: {part!r} is not a config section")
                 node = node[part]
             node[parts[-1]] = value
         return DistillConfig.from_dict(data, source="overrides")

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -134,13 +134,25 @@ class ScoresMany(Protocol):
     def score_many(self, pairs: Sequence[tuple[str, str]]) -> Sequence[Any]: ...
 
 
-def judge_with(judge: ScoresMany, part: LabelSet) -> Judged:
+def judge_with(
+    judge: ScoresMany,
+    part: LabelSet,
+    *,
+    progress: Callable[[int], object] | None = None,
+    chunk: int = 256,
+) -> Judged:
     """Judge a label set's pairs (through the judge's cache); failures raise.
 
-    The probability is the envelope's own score (students and embedding judges give one); a
+    The pairs go in chunks of ``chunk`` so that ``progress(n)`` can report each chunk done. The
+    probability is the envelope's own score (students and embedding judges give one); a
     teacher that gives only labels has none, so AUC and ECE are left out for it.
     """
-    verdicts = judge.score_many([(p.first, p.second) for p in part.pairs])
+    pairs = [(p.first, p.second) for p in part.pairs]
+    verdicts: list[Any] = []
+    for start in range(0, len(pairs), chunk):
+        verdicts.extend(judge.score_many(pairs[start : start + chunk]))
+        if progress is not None:
+            progress(len(pairs[start : start + chunk]))
     labels = np.asarray([int(v.label) for v in verdicts], dtype=np.int64)
     scores = [v.envelope.score for v in verdicts]
     if scores and all(s is not None for s in scores):
@@ -156,9 +168,10 @@ def evaluate_judge(
     n_boot: int = 1000,
     seed: int = 0,
     name: str = "judge",
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """``judgecache evaluate``: a judge against a labels file (and human qrels when given)."""
-    judged = judge_with(judge, part)
+    judged = judge_with(judge, part, progress=progress)
     binary = not part.rubric.graded
     result = compare(
         part,

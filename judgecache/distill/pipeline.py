@@ -5,16 +5,22 @@ Everything that can be wrong with the inputs (labels, splits, base model path) i
 mapped through a head fitted on the training labels and calibrated like the student) is evaluated
 on the same held-out pairs and reported beside the student, always.
 
+The stages, in order (each a function a reader can follow, each announced on stderr by
+:class:`~judgecache.distill.stages.StageLog`): :func:`prepare`, :func:`build`,
+:func:`zero_shot_baseline`, :func:`fit`, :func:`calibrate`, :func:`evaluate_splits`,
+:func:`save`; then the gate (:func:`check_gate`).
+
 Example (the real thing needs labels and a base model; see ``configs/distill/``)::
 
     cfg = DistillConfig.from_yaml("configs/distill/relevance.yaml")
-    result = run_distill(cfg.with_overrides(["labels=labels.jsonl", "output=runs/rel"]))
+    result = run_distill(cfg.with_values({"labels": "labels.jsonl", "output": "runs/rel"}))
     result.metrics["eval"]["test"]["student"]["weighted_kappa"]
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -43,6 +49,7 @@ from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.metrics import cohen_kappa, with_ci
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
+    EncodedPair,
     encode_pairs,
     extra_features,
     head_inputs,
@@ -50,6 +57,7 @@ from judgecache.distill.scoring import (
     positive_index,
     predict_logits,
 )
+from judgecache.distill.stages import StageLog
 from judgecache.distill.student import Predictor, StudentSpec, save_student
 from judgecache.distill.threshold import choose_threshold, lower_bound
 from judgecache.distill.train import (
@@ -148,6 +156,52 @@ def _target_values(part: LabelSet, binary: bool) -> list[int]:
     return [p.label for p in part.pairs]
 
 
+@dataclass
+class Setup:
+    """The built student and its inputs: the encoded splits, subsampled train/val, label values."""
+
+    model: StudentModel
+    tokenizer: Any
+    pe: PairEncoder
+    enc: dict[str, list[EncodedPair]]
+    train_part: LabelSet
+    val_part: LabelSet
+    lexical: LexicalScorer | None
+    values: list[int]
+    positive: int
+    pos_col: int
+    device: torch.device
+    split_sizes: dict[str, int]
+    eval_names: list[str]
+    binary: bool
+    planned_steps: int  # what the schedule plans; early stopping may end training before
+
+
+@dataclass
+class ZeroShot:
+    """The base's own cosine as a judge: its model, held-out logits and head-fit notes."""
+
+    model: StudentModel
+    logits: dict[str, torch.Tensor]
+    init_info: dict[str, Any]
+    student_init: dict[str, Any]
+
+
+@dataclass
+class Calibrated:
+    """Calibrators, thresholds (or the refusal to choose one) and grade cut-points."""
+
+    calibrator: Any
+    zs_calibrator: Any
+    thresholds: dict[str, Any]
+    refusal: InsufficientDataError | None
+    st_cuts: list[float] | None
+    zs_cuts: list[float] | None
+
+
+STAGES = 7
+
+
 def run_distill(
     cfg: DistillConfig,
     *,
@@ -155,22 +209,76 @@ def run_distill(
     prepared: Prepared | None = None,
     resume: bool = False,
     stop_after_steps: int | None = None,
+    log: StageLog | None = None,
 ) -> DistillResult:
-    """Train, calibrate, threshold, evaluate and save a student into ``cfg.output``."""
+    """Prepare, fit, calibrate, evaluate and save a student into ``cfg.output``.
+
+    Each stage prints a named line on stderr (``cfg.train.progress``; see :class:`StageLog`).
+    A degenerate student (one answer for every pair) is a warning in the output and the card;
+    ``cfg.eval.fail_if_worse_than`` turns it, or a student worse than that baseline, into a
+    :class:`DistillationError` after saving.
+    """
     t0 = time.perf_counter()
-    prep = prepared or prepare(cfg, labels)
+    log = log or StageLog("distill", stages=STAGES, enabled=cfg.train.progress)
+    with log.stage("prepare", "reading labels, checking them, splitting"):
+        prep = prepared or prepare(cfg, labels)
+        log.done(f"{len(prep.labels):,} labels; " + _sizes(prep.splits))
     if not cfg.output:
         raise DistillationError("no output directory: set output")
     out = Path(cfg.output)
+    with log.stage("build", f"loading the base model and encoding pairs ({prep.base})"):
+        setup = build(cfg, prep)
+    with log.stage("zero-shot", "fitting the head on the base's cosine; scoring held-out pairs"):
+        zs = zero_shot_baseline(cfg, prep, setup)
+    with log.stage("fit", f"training for up to {setup.planned_steps} steps"):
+        result = fit(cfg, setup, out, resume=resume, stop_after_steps=stop_after_steps)
+        log.done(_training_note(cfg, setup, result))
+    with log.stage("calibrate", "scoring held-out pairs with the student; calibrating"):
+        st_logits = _logits(cfg, setup, setup.model, setup.enc)
+        cal = calibrate(cfg, prep, setup, st_logits, zs.logits)
+    spec = student_spec(cfg, prep, setup)
+    with log.stage("evaluate", "agreement with the teacher on held-out pairs"):
+        evaluation, warns = evaluate_splits(cfg, prep, setup, spec, zs, cal, st_logits)
+    for text in warns:
+        log.warn(text)
+    metrics = _metrics(cfg, prep, setup, zs, cal, result, evaluation)
+    metrics["warnings"] = list(warns)
+    metrics["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    with log.stage("save", f"writing the student, metrics and model card to {out}"):
+        spec = save(cfg, out, setup, spec, cal, metrics)
+    if cal.refusal is not None:
+        raise InsufficientDataError(
+            f"{cal.refusal} (the student is saved in {out} without a chosen threshold)"
+        ) from cal.refusal
+    gate_failure = check_gate(cfg.eval.fail_if_worse_than, metrics)
+    if gate_failure:
+        raise DistillationError(f"{gate_failure} (the student is saved in {out}; do not ship it)")
+    return DistillResult(out, spec, metrics, result)
+
+
+def _sizes(splits: dict[str, LabelSet]) -> str:
+    return ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
+
+
+def _training_note(cfg: DistillConfig, setup: Setup, result: TrainResult) -> str:
+    best = f"best validation agreement {result.best_metric:.3f} at step {result.best_step}"
+    if result.stopped_early:
+        return (
+            f"early stop at step {result.steps}/{setup.planned_steps}: no validation agreement "
+            f"gain for {cfg.train.patience} evaluations ({best}; those weights are kept)"
+        )
+    return f"{result.steps} steps; {best}"
+
+
+def build(cfg: DistillConfig, prep: Prepared) -> Setup:
+    """Subsample, build the student on the base (on its device) and encode every split."""
     rubric, binary = prep.labels.rubric, prep.binary
     values = target_labels(rubric, binary)
     positive = 1 if binary else int(rubric.positive_from)
-    pos_col = positive_index(values, positive) - 1
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
     device = resolve_device(cfg.train.device)
-
     train_part = _subsample(prep.splits["train"], cfg.train.max_train_examples, cfg.train.seed)
     val_part = _subsample(prep.splits["val"], cfg.split.max_val_examples, cfg.train.seed + 1)
     split_sizes = {k: len(v) for k, v in prep.splits.items()}
@@ -203,22 +311,34 @@ def run_distill(
         name: encode_pairs(pe, cfg.architecture, _pairs(part), lexical)
         for name, part in {**prep.splits, "train": train_part, "val": val_part}.items()
     }
-    train_targets = targets_for(train_part.pairs, rubric, binary)
-    init_idx = random.Random(cfg.train.seed + 2).sample(
-        range(len(train_part)), min(len(train_part), cfg.train.init_examples)
-    )
+    setup = Setup(
+        model, tokenizer, pe, enc, train_part, val_part, lexical, values, positive,
+        positive_index(values, positive) - 1, device, split_sizes,
+        ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]], binary,
+        math.ceil(len(train_part) / cfg.train.batch_size) * cfg.train.epochs,
+    )  # fmt: skip
+    return setup
 
-    # The zero-shot baseline: the base's own cosine (adapters are still zero here), head fitted
-    # on training labels. For the bi-encoder without lexical features this *is* the student at
-    # step 0; with them, step 0 is the same cosine plus the fitted lexical features.
-    zero_shot = StudentModel(model.encoder, "bi", len(values), 1).to(device)
-    eval_names = ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]]
+
+def zero_shot_baseline(cfg: DistillConfig, prep: Prepared, setup: Setup) -> ZeroShot:
+    """Fit both heads on the init pairs, then score the held-out splits with the base's cosine.
+
+    The zero-shot baseline is the base's own cosine (adapters are still zero here), head fitted
+    on training labels. For the bi-encoder without lexical features this *is* the student at
+    step 0; with them, step 0 is the same cosine plus the fitted lexical features.
+    """
+    model, pe, enc, device = setup.model, setup.pe, setup.enc, setup.device
+    train_targets = targets_for(setup.train_part.pairs, prep.labels.rubric, prep.binary)
+    init_idx = random.Random(cfg.train.seed + 2).sample(
+        range(len(setup.train_part)), min(len(setup.train_part), cfg.train.init_examples)
+    )
+    zero_shot = StudentModel(model.encoder, "bi", len(setup.values), 1).to(device)
     if cfg.architecture == "bi":
         zs_enc = enc
         zs_train = [enc["train"][i] for i in init_idx]
     else:
-        zs_enc = {n: encode_pairs(pe, "bi", _pairs(prep.splits[n])) for n in eval_names}
-        zs_train = encode_pairs(pe, "bi", [_pairs(train_part)[i] for i in init_idx])
+        zs_enc = {n: encode_pairs(pe, "bi", _pairs(prep.splits[n])) for n in setup.eval_names}
+        zs_train = encode_pairs(pe, "bi", [_pairs(setup.train_part)[i] for i in init_idx])
     init_targets = train_targets[init_idx]
     if cfg.architecture == "bi":
         # One pass of the base over the init pairs serves both heads.
@@ -241,88 +361,135 @@ def run_distill(
         student_init = init_head(
             model, pe, [enc["train"][i] for i in init_idx], init_targets, device
         )
-    zs_logits = {
-        n: predict_logits(zero_shot, pe, zs_enc[n], device, batch_size=cfg.train.batch_size * 2)
-        for n in eval_names
+    return ZeroShot(zero_shot, _logits(cfg, setup, zero_shot, zs_enc), init_info, student_init)
+
+
+def _logits(
+    cfg: DistillConfig, setup: Setup, model: StudentModel, enc: dict[str, list[EncodedPair]]
+) -> dict[str, torch.Tensor]:
+    batch = cfg.train.batch_size * 2
+    return {
+        n: predict_logits(model, setup.pe, enc[n], setup.device, batch_size=batch)
+        for n in setup.eval_names
     }
 
-    result = train_student(
-        model,
-        pe,
-        enc["train"],
-        train_targets,
-        enc["val"],
-        _target_values(val_part, binary),
-        values,
+
+def fit(
+    cfg: DistillConfig,
+    setup: Setup,
+    out: Path,
+    *,
+    resume: bool,
+    stop_after_steps: int | None,
+) -> TrainResult:
+    """LoRA + head training with validation-based early stopping (see :func:`train_student`)."""
+    binary = setup.binary
+    return train_student(
+        setup.model,
+        setup.pe,
+        setup.enc["train"],
+        targets_for(setup.train_part.pairs, setup.train_part.rubric, binary),
+        setup.enc["val"],
+        _target_values(setup.val_part, binary),
+        setup.values,
         cfg.train,
         checkpoint_dir=out / "checkpoint",
         resume=resume,
         stop_after_steps=stop_after_steps,
     )
-    st_logits = {
-        n: predict_logits(model, pe, enc[n], device, batch_size=cfg.train.batch_size * 2)
-        for n in eval_names
-    }
 
-    calib_truth = _soft_truth(prep.splits["calib"], binary)
+
+def calibrate(
+    cfg: DistillConfig,
+    prep: Prepared,
+    setup: Setup,
+    st_logits: dict[str, torch.Tensor],
+    zs_logits: dict[str, torch.Tensor],
+) -> Calibrated:
+    """Calibrators for student and baseline on the calib split; threshold; grade cut-points."""
+    col = setup.pos_col
+    calib_truth = _soft_truth(prep.splits["calib"], prep.binary)
     method, iso_min = cfg.calibration.method, cfg.calibration.isotonic_min
     calibrator = fit_calibrator(
-        st_logits["calib"][:, pos_col].numpy(), calib_truth, method=method, isotonic_min=iso_min
+        st_logits["calib"][:, col].numpy(), calib_truth, method=method, isotonic_min=iso_min
     )
     zs_calibrator = fit_calibrator(
-        zs_logits["calib"][:, pos_col].numpy(), calib_truth, method=method, isotonic_min=iso_min
+        zs_logits["calib"][:, col].numpy(), calib_truth, method=method, isotonic_min=iso_min
     )
     refusal: InsufficientDataError | None = None
     try:
         thresholds = _thresholds(
-            cfg, calibrator.apply(st_logits["calib"][:, pos_col].numpy()), calib_truth
+            cfg, calibrator.apply(st_logits["calib"][:, col].numpy()), calib_truth
         )
     except InsufficientDataError as exc:
         # Keep the trained student (saved without a chosen threshold), then refuse loudly.
         refusal = exc
         thresholds = {"default": 0.5, "chosen": None, "on": "calib", "refused": str(exc)}
-
-    values_of = {n: np.asarray(_target_values(prep.splits[n], binary)) for n in eval_names}
     st_cuts: list[float] | None = None
     zs_cuts: list[float] | None = None
-    if cfg.calibration.grade_cuts and not binary:
-        calib_values = values_of["calib"].tolist()
-        st_cuts = fit_grade_cuts(st_logits["calib"].numpy(), calib_values, values)
-        zs_cuts = fit_grade_cuts(zs_logits["calib"].numpy(), calib_values, values)
+    if cfg.calibration.grade_cuts and not prep.binary:
+        calib_values = _target_values(prep.splits["calib"], prep.binary)
+        st_cuts = fit_grade_cuts(st_logits["calib"].numpy(), calib_values, setup.values)
+        zs_cuts = fit_grade_cuts(zs_logits["calib"].numpy(), calib_values, setup.values)
         thresholds["grade_cuts"] = st_cuts
+    return Calibrated(calibrator, zs_calibrator, thresholds, refusal, st_cuts, zs_cuts)
 
-    spec = StudentSpec(
+
+def student_spec(cfg: DistillConfig, prep: Prepared, setup: Setup) -> StudentSpec:
+    """What a loader needs to rebuild the student (written as ``student.json``)."""
+    rubric = prep.labels.rubric
+    return StudentSpec(
         name=cfg.name or f"{rubric.name}-{cfg.architecture}-from-{prep.labels.judge.model}",
         architecture=cfg.architecture,
         rubric=rubric.name,
-        target="binary" if binary else "graded",
-        labels=values,
-        positive_from=positive,
-        protected=pe.protected,
+        target="binary" if prep.binary else "graded",
+        labels=setup.values,
+        positive_from=setup.positive,
+        protected=setup.pe.protected,
         max_length=cfg.train.max_length,
         max_length_protected=cfg.train.max_length_protected,
         base_model=cfg.base_model if cfg.base_model != "default" else "default",
         teacher=prep.labels.judge.as_dict(),
-        lexical=list(lexical.names) if lexical else [],
+        lexical=list(setup.lexical.names) if setup.lexical else [],
         maxsim=cfg.train.maxsim,
     )
-    humans = {}
+
+
+def evaluate_splits(
+    cfg: DistillConfig,
+    prep: Prepared,
+    setup: Setup,
+    spec: StudentSpec,
+    zs: ZeroShot,
+    cal: Calibrated,
+    st_logits: dict[str, torch.Tensor],
+) -> tuple[dict[str, Any], list[str]]:
+    """Student and baselines against the teacher per held-out split, and degeneracy warnings."""
+    humans: dict[tuple[str, str], int] = {}
     for path in cfg.eval.human_qrels:
         humans.update(read_qrels(path))
+    chosen = cal.thresholds.get("chosen")
+    threshold_value = chosen["threshold"] if chosen else None
     evaluation: dict[str, Any] = {}
-    threshold_value = thresholds["chosen"]["threshold"] if thresholds.get("chosen") else None
+    warns: list[str] = []
+    binary, pe = prep.binary, setup.pe
     for name in [n for n in EVAL_SPLITS if n in prep.splits]:
         part = prep.splits[name]
-        student = Predictor(model, pe, spec, calibrator, threshold_value, grade_cuts=st_cuts)
-        zs = Predictor(zero_shot, pe, spec, zs_calibrator, None)
+        student = Predictor(
+            setup.model, pe, spec, cal.calibrator, threshold_value, grade_cuts=cal.st_cuts
+        )
+        zs_judge = Predictor(zs.model, pe, spec, cal.zs_calibrator, None)
         judged = {
             "student": student.from_logits(st_logits[name].numpy()),
-            "zero_shot": zs.from_logits(zs_logits[name].numpy()),
+            "zero_shot": zs_judge.from_logits(zs.logits[name].numpy()),
         }
-        if zs_cuts is not None:
+        if cal.zs_cuts is not None:
             # The same decision rule on the base's cosine: what the cuts alone are worth.
-            zs_tuned = Predictor(zero_shot, pe, spec, zs_calibrator, None, grade_cuts=zs_cuts)
-            judged["zero_shot_cuts"] = zs_tuned.from_logits(zs_logits[name].numpy())
+            zs_tuned = Predictor(
+                zs.model, pe, spec, cal.zs_calibrator, None, grade_cuts=cal.zs_cuts
+            )
+            judged["zero_shot_cuts"] = zs_tuned.from_logits(zs.logits[name].numpy())
+        truth = np.asarray(_target_values(part, binary))
         evaluation[name] = compare(
             part,
             binary=binary,
@@ -333,53 +500,133 @@ def run_distill(
         )
         evaluation[name]["paired_delta"] = {
             other: paired_delta(
-                np.asarray(_target_values(part, binary)),
+                truth,
                 judged["student"].labels,
                 judged[other].labels,
-                values,
-                positive,
+                setup.values,
+                setup.positive,
                 n_boot=cfg.eval.bootstrap,
                 seed=cfg.split.seed,
             )
             for other in judged
             if other != "student"
         }
-    metrics: dict[str, Any] = {
+        warning = degenerate_warning(name, judged["student"].labels, setup.positive)
+        if warning:
+            warns.append(warning)
+    return evaluation, warns
+
+
+def degenerate_warning(split: str, labels: np.ndarray[Any, Any], positive: int) -> str | None:
+    """A warning when the student gives one answer (or one binary side) for every pair.
+
+    >>> degenerate_warning("test", np.array([0, 0, 0]), 1)
+    'degenerate student: it answers 0 for all 3 test pairs (binary kappa 0, balanced accuracy 0.5 by construction)'
+    >>> degenerate_warning("test", np.array([2, 3, 3]), 2)  # doctest: +ELLIPSIS
+    'degenerate student: it answers positive (>= 2) for all 3 test pairs...'
+    >>> degenerate_warning("test", np.array([0, 1]), 1) is None
+    True
+    """
+    if labels.size == 0:
+        return None
+    what = None
+    values = np.unique(labels)
+    if values.size == 1:
+        what = str(values[0])
+    else:
+        sides = np.unique(labels >= positive)
+        if sides.size == 1:
+            what = f"{'positive' if sides[0] else 'negative'} (>= {positive})"
+            what = what if sides[0] else f"negative (< {positive})"
+    if what is None:
+        return None
+    return (
+        f"degenerate student: it answers {what} for all {labels.size} {split} pairs "
+        "(binary kappa 0, balanced accuracy 0.5 by construction)"
+    )
+
+
+def check_gate(baseline: str | None, metrics: dict[str, Any]) -> str | None:
+    """Why the student fails ``eval.fail_if_worse_than`` (None: it passes or no gate is set).
+
+    It fails when degenerate, or when its headline metric on the held-out ``test`` split
+    (weighted kappa for grades, binary kappa for binary targets) is below the baseline's.
+    """
+    if baseline is None:
+        return None
+    if metrics.get("warnings"):
+        return f"gate fail_if_worse_than={baseline}: {metrics['warnings'][0]}"
+    evaluation: dict[str, Any] = metrics["eval"]
+    split: dict[str, Any] = evaluation.get("test") or next(iter(evaluation.values()), {})
+    key = "weighted_kappa" if "weighted_kappa" in split.get("student", {}) else "binary_kappa"
+    if baseline not in split:
+        return None
+    mine, theirs = split["student"][key]["value"], split[baseline][key]["value"]
+    if not mine >= theirs:
+        return (
+            f"gate fail_if_worse_than={baseline}: student {key} {mine:.3f} < {baseline} "
+            f"{theirs:.3f} on the held-out test split"
+        )
+    return None
+
+
+def _metrics(
+    cfg: DistillConfig,
+    prep: Prepared,
+    setup: Setup,
+    zs: ZeroShot,
+    cal: Calibrated,
+    result: TrainResult,
+    evaluation: dict[str, Any],
+) -> dict[str, Any]:
+    return {
         "teacher": str(prep.labels.judge),
         "labels_source": prep.labels.source,
         "n_labels": len(prep.labels),
         "split": {
             "by": cfg.split.by,
             "seed": cfg.split.seed,
-            "sizes": split_sizes,
+            "sizes": setup.split_sizes,
             "evaluated": {k: len(v) for k, v in prep.splits.items() if k != "train"},
-            "train_used": len(train_part),
-            "val_used": len(val_part),
+            "train_used": len(setup.train_part),
+            "val_used": len(setup.val_part),
         },
         "train": {
             "steps": result.steps,
+            "planned_steps": setup.planned_steps,
             "seconds": round(result.seconds, 1),
             "best_val_agreement": result.best_metric,
             "best_step": result.best_step,
             "stopped_early": result.stopped_early,
+            "summary": _training_note(cfg, setup, result),
             "history": result.history,
             "final_loss_mean20": float(np.mean(result.losses[-20:])) if result.losses else None,
-            "head_init": init_info,
-            "student_head_init": student_init,
-            "lexical": list(lexical.names) if lexical else [],
+            "head_init": zs.init_info,
+            "student_head_init": zs.student_init,
+            "lexical": list(setup.lexical.names) if setup.lexical else [],
             "maxsim": cfg.train.maxsim,
-            "device": str(device),
+            "device": str(setup.device),
             "threads": torch.get_num_threads(),
         },
         "calibration": {
-            "student": calibrator.to_dict() | {"xs": [], "ys": []},
-            "method": calibrator.method,
+            "student": cal.calibrator.to_dict() | {"xs": [], "ys": []},
+            "method": cal.calibrator.method,
         },
-        "thresholds": thresholds,
+        "thresholds": cal.thresholds,
         "eval": evaluation,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
     }
-    spec = save_student(out, model, tokenizer, spec, calibrator, thresholds)
+
+
+def save(
+    cfg: DistillConfig,
+    out: Path,
+    setup: Setup,
+    spec: StudentSpec,
+    cal: Calibrated,
+    metrics: dict[str, Any],
+) -> StudentSpec:
+    """The adapter and head, metrics.json, the config used, and the model card (README.md)."""
+    spec = save_student(out, setup.model, setup.tokenizer, spec, cal.calibrator, cal.thresholds)
     (out / "metrics.json").write_text(
         json.dumps(metrics, indent=2, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8"
     )
@@ -389,11 +636,7 @@ def run_distill(
         encoding="utf-8",
     )
     (out / "README.md").write_text(render_card(spec, cfg, metrics), encoding="utf-8")
-    if refusal is not None:
-        raise InsufficientDataError(
-            f"{refusal} (the student is saved in {out} without a chosen threshold)"
-        ) from refusal
-    return DistillResult(out, spec, metrics, result)
+    return spec
 
 
 def paired_delta(

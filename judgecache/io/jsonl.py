@@ -201,17 +201,39 @@ def read_pairs(
         if len(fields) != 2:
             raise InputError(f"fields must name exactly two inputs, got {list(fields)}")
         chosen = (fields[0], fields[1])
-    for number, row in iter_jsonl(path):
+    for number, original in iter_jsonl(path):
+        row = export_view(original)
         if chosen is None:
             try:
                 chosen = detect_fields(row)
             except InputError as exc:
                 raise InputError(str(exc), line=number) from None
-        yield _record(number, row, chosen, with_labels)
+        yield _record(number, row, chosen, with_labels, original)
+
+
+def export_view(row: dict[str, Any]) -> dict[str, Any]:
+    """An export row (``judgecache export``: nested ``inputs`` and ``meta``) seen as a flat row.
+
+    So an exported labels file can be scored or replayed as it is. Other rows pass unchanged.
+
+    >>> export_view({"inputs": {"query": "q", "doc": "d"}, "label": 2, "meta": {"qid": "7"}})
+    {'qid': '7', 'label': 2, 'query': 'q', 'doc': 'd'}
+    """
+    inputs = row.get("inputs")
+    if not isinstance(inputs, dict) or any(f in row for pair in KNOWN_FIELD_PAIRS for f in pair):
+        return row
+    meta = row.get("meta")
+    ids = {k: v for k, v in meta.items() if k in META_COLUMNS} if isinstance(meta, dict) else {}
+    carried = {k: row[k] for k in ("id", "tag", "label", "score") if k in row}
+    return {**ids, **carried, **inputs}
 
 
 def _record(
-    number: int, row: dict[str, Any], fields: tuple[str, str], with_labels: bool
+    number: int,
+    row: dict[str, Any],
+    fields: tuple[str, str],
+    with_labels: bool,
+    original: dict[str, Any] | None = None,
 ) -> PairRecord:
     inputs = {name: _field(number, row, name) for name in fields}
     return PairRecord(
@@ -222,7 +244,7 @@ def _record(
         label=_label(number, row) if with_labels else None,
         score=_score(number, row) if with_labels else None,
         meta={k: v for k in META_COLUMNS if (v := _optional_id(number, row, k)) is not None},
-        row=dict(row),
+        row=dict(row if original is None else original),
     )
 
 

@@ -34,6 +34,7 @@ SPEC_HELP = """\
   replay:PATH.jsonl                     recorded labels: {"query","doc","label"} or
                                         {"context","answer","label"} rows
   replay:trec:QRELS,TOPICS,COLLECTION   recorded TREC qrels joined with topics and collection
+  human:NAME                            human labels imported under that name (never called)
   student:PATH                          a distilled student directory (needs judgecache[distill])
   embedding:default | embedding:PATH    zero-shot embedding cosine of a local encoder (the
                                         baseline for students; needs judgecache[distill])
@@ -46,6 +47,7 @@ PROVIDERS = (
     "anthropic",
     "openai-compatible",
     "replay",
+    "human",
     "student",
     "embedding",
     "cascade",
@@ -155,6 +157,13 @@ def _replay(rest: str, options: dict[str, Any]) -> Teacher:
     return teacher
 
 
+def _human(rest: str, options: dict[str, Any]) -> Teacher:
+    from judgecache.judges.teachers.human import HumanLabels
+
+    teacher: Teacher = _construct(HumanLabels, "human:NAME", rest, **options)
+    return teacher
+
+
 def _distill_loader(module_name: str, loader_name: str, spec: str) -> Callable[..., Any]:
     """A loader from the distill extra, imported only now (it pulls in torch)."""
     try:
@@ -243,6 +252,7 @@ _BUILDERS: Mapping[str, Callable[[str, dict[str, Any]], Teacher]] = {
     "anthropic": _anthropic,
     "openai-compatible": _openai_compatible,
     "replay": _replay,
+    "human": _human,
     "student": _student,
     "embedding": _embedding,
     "cascade": _cascade,

@@ -7,8 +7,11 @@ other pair raises :class:`~judgecache.errors.UnknownPairError`, so a replay run 
 label.
 
 Conflicts: when a file gives the same text pair two different labels (the same passage judged
-under two docids, say), the *first* label is kept and the conflict is counted in
-:attr:`ReplayTeacher.conflicts` (with a few examples in :attr:`ReplayTeacher.conflict_examples`).
+under two docids, say), the label kept follows ``on_conflict``, the policy ``judgecache import``
+shares (:mod:`judgecache.io.conflicts`; default ``majority``, a tie going to the highest label;
+``refuse`` stops at load). Rows that disagree are counted in :attr:`ReplayTeacher.conflicts`, the
+pairs concerned in :attr:`ReplayTeacher.conflicted_pairs` (a few examples in
+:attr:`ReplayTeacher.conflict_examples`).
 Repeats with the same label are counted in :attr:`ReplayTeacher.duplicates`; :attr:`loaded` counts
 the judgments read and ``len()`` the distinct text pairs held (TREC DL19 has 9,260 judgments of
 9,259 distinct pairs: one query has two docids with the same passage text).
@@ -25,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from judgecache.errors import ConfigError, InputError, UnknownPairError, VerdictParseError
+from judgecache.io.conflicts import DEFAULT_POLICY, check_policy, resolve
 from judgecache.io.jsonl import read_pairs
 from judgecache.io.trec import iter_trec_pairs
 from judgecache.judges.parsing import coerce_value
@@ -76,6 +81,16 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def task_material(rubric: Rubric) -> dict[str, Any]:
+    """The key material of labels that never saw a prompt (recorded or human): the task only."""
+    return {
+        "rubric": rubric.name,
+        "task": rubric.task,
+        "labels": list(rubric.labels),
+        "fields": list(rubric.fields),
+    }
+
+
 class ReplayTeacher(Teacher):
     """Answer from recorded labels; identity ``replay:<name>@<version>``."""
 
@@ -86,6 +101,7 @@ class ReplayTeacher(Teacher):
         name: str,
         fields: tuple[str, str],
         version: str = "",
+        on_conflict: str = DEFAULT_POLICY,
     ) -> None:
         if not name or not name.strip():
             raise ConfigError(
@@ -98,9 +114,23 @@ class ReplayTeacher(Teacher):
         self.conflicts = 0
         self.duplicates = 0
         self.conflict_examples: list[tuple[ReplayRecord, ReplayRecord]] = []
+        self.on_conflict = check_policy(on_conflict)
         self._labels: dict[tuple[str, str], ReplayRecord] = {}
+        self._seen: dict[tuple[str, str], list[int | str]] = {}
         for record in records:
             self._add(record)
+        self.conflicted_pairs = 0
+        for key, labels in self._seen.items():
+            if len(set(map(str, labels))) > 1:
+                self.conflicted_pairs += 1
+                try:
+                    label = resolve(labels, self.on_conflict)
+                except InputError as exc:
+                    raise InputError(
+                        f"replay teacher {self.identity}: {key[0][:60]!r} / {key[1][:60]!r}: {exc}"
+                    ) from None
+                self._labels[key] = dataclasses.replace(self._labels[key], label=label)
+        del self._seen
 
     def _key(self, inputs: Mapping[str, str]) -> tuple[str, str]:
         return normalize_text(inputs[self.fields[0]]), normalize_text(inputs[self.fields[1]])
@@ -109,6 +139,7 @@ class ReplayTeacher(Teacher):
         self.loaded += 1
         key = self._key(record.inputs)
         held = self._labels.get(key)
+        self._seen.setdefault(key, []).append(record.label)
         if held is None:
             self._labels[key] = record
         elif held.label == record.label:
@@ -126,6 +157,7 @@ class ReplayTeacher(Teacher):
         name: str | None = None,
         version: str = "",
         fields: tuple[str, str] | None = None,
+        on_conflict: str = DEFAULT_POLICY,
     ) -> ReplayTeacher:
         """Load ``{"query", "doc", "label"}``-style rows; every row must carry a label."""
         pairs = read_pairs(path, fields, with_labels=True)
@@ -152,6 +184,7 @@ class ReplayTeacher(Teacher):
             name=name or name_from_path(path),
             fields=(names[0], names[1]),
             version=version,
+            on_conflict=on_conflict,
         )
 
     @classmethod
@@ -163,6 +196,7 @@ class ReplayTeacher(Teacher):
         *,
         name: str | None = None,
         version: str = "",
+        on_conflict: str = DEFAULT_POLICY,
     ) -> ReplayTeacher:
         """Load graded qrels joined with topic and passage text (relevance: ``query``/``doc``)."""
         records = (
@@ -172,7 +206,11 @@ class ReplayTeacher(Teacher):
             for p in iter_trec_pairs(qrels, topics, collection)
         )
         teacher = cls(
-            records, name=name or name_from_path(qrels), fields=("query", "doc"), version=version
+            records,
+            name=name or name_from_path(qrels),
+            fields=("query", "doc"),
+            version=version,
+            on_conflict=on_conflict,
         )
         if not teacher._labels:
             raise ConfigError(f"{qrels}: no judged pairs to replay")
@@ -187,17 +225,12 @@ class ReplayTeacher(Teacher):
         return (normalize_text(str(pair[0])), normalize_text(str(pair[1]))) in self._labels
 
     def records(self) -> Iterator[ReplayRecord]:
-        """The held judgments (first label per text pair), in file order."""
+        """The held judgments (one per text pair, label by the conflict policy), in file order."""
         return iter(self._labels.values())
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         """Recorded labels do not depend on judgecache's prompt template: key on the task only."""
-        return {
-            "rubric": rubric.name,
-            "task": rubric.task,
-            "labels": list(rubric.labels),
-            "fields": list(rubric.fields),
-        }
+        return task_material(rubric)
 
     def lookup(self, rubric: Rubric, inputs: Mapping[str, str]) -> ReplayRecord:
         """The recorded judgment for a pair, or :class:`UnknownPairError` naming it."""

@@ -1,0 +1,263 @@
+"""``judgecache cascade fit`` / ``judgecache cascade report``: choose a cascade band and read it.
+
+``fit`` scores a labels file with the student, picks the uncertain band for a target (escalate at
+most a share of traffic, or disagree with the teacher at most ``alpha`` with a confidence) and
+writes it to a JSON file *beside* the student directory, never inside it, so several bands can be
+tried side by side; ``score --judge cascade:student:PATH>TEACHER --band FILE`` uses one. ``report``
+shows a band's expected escalation and agreement with 95% intervals, and with ``--labels`` how
+it does on other labels (held-out data: the honest check).
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> CliRunner().invoke(cascade, ["fit", "--help"]).exit_code
+    0
+    >>> default_band_path("runs/rel", max_escalation=0.3, alpha=None).as_posix()
+    'runs/rel.band-escalation-0.3.json'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from judgecache.cli.options import cache_option, json_option, progress_option
+from judgecache.errors import ConfigError
+
+LabelsPath = click.Path(dir_okay=True, path_type=str)
+
+
+@click.group("cascade")
+def cascade() -> None:
+    """Choose a cascade band from labels (fit) and read what it promises (report)."""
+
+
+def default_band_path(student: str, *, max_escalation: float | None, alpha: float | None) -> Path:
+    """``<student>.band-<target>.json`` in the student's parent directory."""
+    root = Path(student).expanduser()
+    tag = f"escalation-{max_escalation:g}" if max_escalation is not None else f"disagree-{alpha:g}"
+    return root.with_name(f"{root.name}.band-{tag}.json")
+
+
+def _student_arrays(
+    student: str, labels: str, teacher: str | None, cache_url: str | None, progress: bool
+) -> tuple[Any, Any, Any, Any]:
+    """Student probabilities and both judges' binary decisions on the labels' pairs."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from judgecache.cli.quiet import quiet_libraries
+    from judgecache.distill.data import binary_label, load_labels
+    from judgecache.distill.evaluate import judge_with
+    from judgecache.judges.judge import Judge
+
+    quiet_libraries()
+    part = load_labels(labels, judge=teacher)
+    rubric = part.rubric
+    judge = Judge(f"student:{student}", task=rubric, cache=cache_url)
+    quiet_libraries()
+    bar = tqdm(total=len(part), desc="student", unit="pair", disable=not progress, file=sys.stderr)
+    with judge, bar:
+        judged = judge_with(judge, part, progress=bar.update)
+    if judged.prob is None:
+        raise ConfigError(f"student:{student} gave no probabilities: it cannot sit in a cascade")
+    student_pos = np.asarray([binary_label(rubric, int(x)) for x in judged.labels], dtype=bool)
+    teacher_pos = np.asarray([binary_label(rubric, p.label) for p in part.pairs], dtype=bool)
+    return judged.prob, student_pos, teacher_pos, part
+
+
+@cascade.command("fit")
+@click.option("--student", required=True, help="Student directory (from judgecache distill).")
+@click.option(
+    "--labels",
+    required=True,
+    help="Teacher labels to fit on: an export JSONL or a cache URL. Use labels the student "
+    "was not trained on.",
+)
+@click.option("--teacher", default=None, help="With a cache URL: keep only this provider:model.")
+@click.option("--max-escalation", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Escalate at most this share of pairs (the least kept disagreement within it).")  # fmt: skip
+@click.option("--max-disagreement", "alpha", type=click.FloatRange(0, 1, min_open=True,
+              max_open=True), default=None, help="Kept pairs disagree with the teacher at most "
+              "this often, certified at --confidence (the least escalation that does it).")  # fmt: skip
+@click.option("--confidence", type=click.FloatRange(0.5, 1, max_open=True), default=0.95,
+              show_default=True, help="Confidence of the disagreement bound.")  # fmt: skip
+@click.option("--min-kept", type=click.IntRange(1), default=100, show_default=True,
+              help="--max-disagreement: bands keeping fewer calibration pairs are never chosen.")  # fmt: skip
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Band file [default: STUDENT.band-<target>.json beside the student directory].",
+)
+@cache_option
+@progress_option
+@json_option
+def fit(
+    student: str,
+    labels: str,
+    teacher: str | None,
+    max_escalation: float | None,
+    alpha: float | None,
+    confidence: float,
+    min_kept: int,
+    output: Path | None,
+    cache_url: str | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Choose the uncertain band of STUDENT from teacher labels and write it beside the student.
+
+    \b
+    Example:
+      judgecache cascade fit --student runs/rel --labels dl20.jsonl --max-escalation 0.3
+      judgecache score pairs.jsonl --judge "cascade:student:runs/rel>openai:gpt-4o" \\
+          --band runs/rel.band-escalation-0.3.json -o judged.jsonl
+    """
+    from judgecache.cascade.record import save_selection
+    from judgecache.cascade.selection import band_for_budget, band_for_disagreement
+
+    if (max_escalation is None) == (alpha is None):
+        raise click.UsageError("give exactly one of --max-escalation or --max-disagreement")
+    if not Path(student).expanduser().is_dir():
+        raise ConfigError(f"--student {student}: no such student directory")
+    probs, student_pos, teacher_pos, part = _student_arrays(
+        student, labels, teacher, cache_url, progress
+    )
+    source = {"student": str(student), "labels": str(labels), "teacher": str(part.judge)}
+    if max_escalation is not None:
+        sel = band_for_budget(
+            probs,
+            student_pos,
+            teacher_pos,
+            max_escalation=max_escalation,
+            confidence=confidence,
+            source=source,
+        )
+    else:
+        assert alpha is not None
+        sel = band_for_disagreement(
+            probs,
+            student_pos,
+            teacher_pos,
+            alpha=alpha,
+            confidence=confidence,
+            min_kept=min_kept,
+            source=source,
+        )
+    path = output or default_band_path(student, max_escalation=max_escalation, alpha=alpha)
+    if path.resolve().is_relative_to(Path(student).expanduser().resolve()):
+        raise ConfigError(f"--output {path}: write the band beside the student, not inside it")
+    save_selection(sel, path)
+    report_ = band_report(sel)
+    report_["band_file"] = str(path)
+    if as_json:
+        click.echo(json.dumps(report_))
+        return
+    click.echo(_report_text(report_))
+    click.echo(f"wrote {path}; use it with --band {path}")
+
+
+def _interval(k: int, n: int) -> dict[str, float] | None:
+    """Rate with a two-sided 95% Clopper-Pearson interval."""
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    return {"value": k / n, "lo": float(ci.low), "hi": float(ci.high), "k": k, "n": n}
+
+
+def band_report(sel: Any) -> dict[str, Any]:
+    """A band's promises on its calibration data: escalation, kept and overall agreement."""
+    return {
+        "band": sel.band.to_dict(),
+        "target": sel.target,
+        "meets_target": sel.meets_target,
+        "n": sel.n,
+        "escalation": _interval(sel.escalated, sel.n),
+        "kept_agreement": _interval(sel.kept - sel.kept_disagreements, sel.kept),
+        "overall_agreement": _interval(sel.n - sel.kept_disagreements, sel.n),
+        "kept_disagreement_upper": sel.kept_disagreement_upper,
+    }
+
+
+def _fmt(m: dict[str, float] | None) -> str:
+    if m is None:
+        return "-"
+    return f"{m['value']:.3f} [{m['lo']:.3f}, {m['hi']:.3f}] ({m['k']:,}/{m['n']:,})"
+
+
+def _report_text(r: dict[str, Any]) -> str:
+    band = r["band"]
+    target = r["target"]
+    goal = (
+        f"escalate <= {target['max_escalation']}"
+        if target.get("kind") == "escalation"
+        else f"kept disagreement <= {target.get('alpha')} at {target.get('confidence')} confidence"
+    )
+    lines = [
+        f"band [{band['lo']:.4f}, {band['hi']:.4f}]  target: {goal}  "
+        f"({'met' if r['meets_target'] else 'NOT met'})  on {r['n']:,} labelled pairs",
+        f"  escalation rate    {_fmt(r['escalation'])}",
+        f"  kept agreement     {_fmt(r['kept_agreement'])}",
+        f"  overall agreement  {_fmt(r['overall_agreement'])}  (escalated pairs take the teacher's)",
+        f"  kept disagreement upper bound {r['kept_disagreement_upper']:.3f}",
+    ]
+    if "held_out" in r:
+        h = r["held_out"]
+        lines += [
+            f"on {h['labels']} ({h['n']:,} pairs):",
+            f"  escalation rate    {_fmt(h['escalation'])}",
+            f"  kept agreement     {_fmt(h['kept_agreement'])}",
+            f"  overall agreement  {_fmt(h['overall_agreement'])}",
+        ]
+    return "\n".join(lines)
+
+
+@cascade.command("report")
+@click.argument("band_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--labels", default=None, help="Also measure the band on these teacher labels.")
+@click.option("--student", default=None, help="With --labels: the student [default: the band's].")
+@click.option("--teacher", default=None, help="With a cache URL: keep only this provider:model.")
+@cache_option
+@progress_option
+@json_option
+def report(
+    band_file: str,
+    labels: str | None,
+    student: str | None,
+    teacher: str | None,
+    cache_url: str | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Expected escalation and agreement of a band (95% intervals), optionally on new labels."""
+    import numpy as np
+
+    from judgecache.cascade.record import load_selection
+
+    sel = load_selection(band_file)
+    result = band_report(sel)
+    if labels is not None:
+        student = student or sel.data.get("source", {}).get("student")
+        if not student:
+            raise ConfigError(f"{band_file} does not name its student: pass --student")
+        probs, student_pos, teacher_pos, _ = _student_arrays(
+            student, labels, teacher, cache_url, progress
+        )
+        esc = sel.band.mask(probs)
+        kept = ~esc
+        agree = int(np.sum(kept & (student_pos == teacher_pos)))
+        n = int(esc.size)
+        result["held_out"] = {
+            "labels": labels,
+            "n": n,
+            "escalation": _interval(int(esc.sum()), n),
+            "kept_agreement": _interval(agree, int(kept.sum())),
+            "overall_agreement": _interval(agree + int(esc.sum()), n),
+        }
+    click.echo(json.dumps(result) if as_json else _report_text(result))

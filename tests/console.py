@@ -6,11 +6,13 @@ entry point, which is exactly where exit codes were once dropped.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +45,9 @@ def judgecache(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """One JSON object per line."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path

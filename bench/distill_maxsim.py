@@ -23,7 +23,7 @@ from judgecache.distill.config import DistillConfig
 from judgecache.distill.data import labels_from_rows, protected_field
 from judgecache.distill.grade_cuts import apply_grade_cuts, fit_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
-from judgecache.distill.metrics import agreement
+from judgecache.distill.metrics import agreement_report
 from judgecache.distill.model import PairEncoder, StudentModel
 from judgecache.distill.pipeline import paired_delta, prepare
 from judgecache.distill.scoring import encode_pairs, head_inputs
@@ -83,7 +83,7 @@ for name, cols in variants.items():
         z = {n: head.head(feats[n][0], sel(n)).numpy() for n in ("calib", "test")}
     cuts = fit_grade_cuts(z["calib"], y["calib"].tolist(), [0, 1, 2, 3])
     preds[name] = apply_grade_cuts(z["test"], cuts, [0, 1, 2, 3])
-    ag = agreement(
+    ag = agreement_report(
         y["test"],
         preds[name],
         labels=[0, 1, 2, 3],
@@ -97,7 +97,7 @@ for name, cols in variants.items():
         for k in ("auc", "binary_kappa", "weighted_kappa")
     }
     report[name]["head"] = {k: round(v, 3) for k, v in info.items()}
-from judgecache.distill.metrics import roc_auc  # noqa: E402
+from judgecache.stats import roc_auc  # noqa: E402
 
 yb = (y["test"] >= 2).astype(int)
 report["raw_auc"] = {

@@ -57,7 +57,7 @@ def second_judge_agreement(split: Any, other: dict[tuple[str, str], int]) -> dic
     """GPT-4 vs GPT-4o on exactly the pairs of one held-out split."""
     import numpy as np
 
-    from judgecache.distill.metrics import agreement
+    from judgecache.distill.metrics import agreement_report
 
     ref, jud = [], []
     for p in split.pairs:
@@ -65,7 +65,7 @@ def second_judge_agreement(split: Any, other: dict[tuple[str, str], int]) -> dic
         if key in other:
             ref.append(p.label)
             jud.append(other[key])
-    return agreement(
+    return agreement_report(
         np.asarray(ref), np.asarray(jud), labels=[0, 1, 2, 3], positive_from=2, n_boot=1000, seed=13
     )
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import data_dir
 
 from judgecache.distill.build import load_encoder, load_tokenizer
-from judgecache.distill.metrics import roc_auc
 from judgecache.distill.model import mean_pool, resolve_base_model
 from judgecache.io.summedits import SummEditsRecord, iter_summedits
+from judgecache.stats import roc_auc
 
 DOMAINS = ["news", "podcast", "samsum", "scitldr", "qmsumm"]
 WORD = re.compile(r"\w+")

@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from judgecache.cascade.binomial import lower_bound, upper_bound
 from judgecache.cascade.scan import binary_array
 from judgecache.cascade.selection import BandSelection
 from judgecache.cascade.stats import PeriodRoutes
 from judgecache.drift.entry import LogEntry
 from judgecache.errors import ConfigError, InputError
 from judgecache.judges.rubric import Rubric
+from judgecache.stats import clopper_pearson_lower, clopper_pearson_upper
 
 HEALTH_SCHEMA = "judgecache.cascade.health/1"
 NO_TARGET = (
@@ -103,8 +103,8 @@ def _rate(
     k_eff = est * n_eff
     return {
         "estimate": est,
-        "lower": lower_bound(k_eff, n_eff, confidence=confidence),
-        "upper": upper_bound(k_eff, n_eff, confidence=confidence),
+        "lower": clopper_pearson_lower(k_eff, n_eff, confidence=confidence),
+        "upper": clopper_pearson_upper(k_eff, n_eff, confidence=confidence),
         "n_labels": n,
         "n_eff": n_eff,
     }

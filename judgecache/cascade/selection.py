@@ -46,11 +46,11 @@ import numpy as np
 import numpy.typing as npt
 
 from judgecache.cascade.band import Band
-from judgecache.cascade.binomial import upper_bounds
 from judgecache.cascade.scan import BandTable, CalibrationData, scan_data
 from judgecache.cascade.sequence import SequenceRun, escalation_path, fixed_sequence
 from judgecache.envelope import utc_now_iso
 from judgecache.errors import ConfigError, InsufficientDataError
+from judgecache.stats import clopper_pearson_uppers
 
 Scope = Literal["kept", "all"]
 Correction = Literal["fixed_sequence", "bonferroni", "none"]
@@ -362,7 +362,7 @@ def _by_scan(
     eligible = np.flatnonzero(table.kept >= goal.min_kept)
     per_band = _per_band_confidence(goal.confidence, len(eligible), correction)
     trials = table.kept[eligible] if goal.scope == "kept" else np.full(len(eligible), data.n)
-    upper = upper_bounds(table.kept_disagreements[eligible], trials, confidence=per_band)
+    upper = clopper_pearson_uppers(table.kept_disagreements[eligible], trials, confidence=per_band)
     passing = np.flatnonzero(upper <= goal.alpha)
     if len(passing) == 0:
         best = int(np.argmin(upper))
@@ -417,7 +417,7 @@ def band_for_budget(
     )
     # The empty band always qualifies (kept == n > 0), so ``eligible`` is never empty.
     per_band = _per_band_confidence(confidence, len(eligible), correction)
-    upper = upper_bounds(
+    upper = clopper_pearson_uppers(
         table.kept_disagreements[eligible], table.kept[eligible], confidence=per_band
     )
     rate = table.kept_disagreements[eligible] / table.kept[eligible]

@@ -42,7 +42,6 @@ import numpy as np
 import numpy.typing as npt
 
 from judgecache.cascade.band import Band
-from judgecache.cascade.binomial import upper_bounds
 from judgecache.cascade.scan import (
     BandTable,
     CalibrationData,
@@ -51,6 +50,7 @@ from judgecache.cascade.scan import (
     count_bands,
     probability_array,
 )
+from judgecache.stats import clopper_pearson_uppers
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -162,7 +162,7 @@ def fixed_sequence(
     trials = table.kept if scope == "kept" else np.full(len(path), data.n)
     upper = np.ones(len(path), dtype=np.float64)
     if np.any(eligible):
-        upper[eligible] = upper_bounds(
+        upper[eligible] = clopper_pearson_uppers(
             table.kept_disagreements[eligible], trials[eligible], confidence=confidence
         )
     failures = np.flatnonzero(eligible & (upper > alpha))

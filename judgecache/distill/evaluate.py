@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from judgecache.distill.data import LabelSet, binary_label
-from judgecache.distill.metrics import agreement
+from judgecache.distill.metrics import agreement_report
 from judgecache.errors import InputError
 
 
@@ -88,7 +88,7 @@ def compare(
         labels, positive = [int(v) for v in rubric.labels], int(rubric.positive_from)
     out: dict[str, Any] = {"n": int(ref.size)}
     for name, j in judged.items():
-        out[name] = agreement(
+        out[name] = agreement_report(
             ref,
             j.labels,
             labels=labels,
@@ -110,12 +110,12 @@ def compare(
             if binary:
                 h = np.asarray([binary_label(rubric, int(x)) for x in h], dtype=np.int64)
             vs: dict[str, Any] = {"n": int(keep.sum())}
-            vs["teacher"] = agreement(
+            vs["teacher"] = agreement_report(
                 h, ref[keep], labels=labels, positive_from=positive, n_boot=n_boot, seed=seed
             )
             for name, j in judged.items():
                 prob = None if j.prob is None else j.prob[keep]
-                vs[name] = agreement(
+                vs[name] = agreement_report(
                     h,
                     j.labels[keep],
                     labels=labels,

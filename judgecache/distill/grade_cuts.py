@@ -18,13 +18,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from judgecache.distill.metrics import cohen_kappa
 from judgecache.errors import InputError
+from judgecache.stats import cohen_kappa
 
 
 def expected_grade(logits: ArrayLike) -> NDArray[np.float64]:
@@ -88,11 +88,11 @@ def fit_score_cuts(
     score = np.asarray(score, dtype=np.float64)
     y = np.asarray(truth)
     label_arr = np.asarray(labels)
-    weights = "quadratic" if len(labels) > 2 else None
+    weighting: Literal["quadratic"] | None = "quadratic" if len(labels) > 2 else None
 
     def kappa(cuts: NDArray[Any]) -> float:
         pred = label_arr[np.searchsorted(np.sort(cuts), score, "right")]
-        k = cohen_kappa(y, pred, labels=list(labels), weights=weights)
+        k = cohen_kappa(y, pred, labels=list(labels), weighting=weighting)
         return -1.0 if np.isnan(k) else float(k)
 
     cuts = np.sort(np.asarray(start, dtype=np.float64))

@@ -46,7 +46,6 @@ from judgecache.distill.data import (
 from judgecache.distill.evaluate import compare, human_labels_for, read_qrels
 from judgecache.distill.grade_cuts import fit_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
-from judgecache.distill.metrics import cohen_kappa, with_ci
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
     EncodedPair,
@@ -71,6 +70,7 @@ from judgecache.distill.train import (
     train_student,
 )
 from judgecache.errors import DistillationError, InsufficientDataError
+from judgecache.stats import cohen_kappa, with_ci
 from judgecache.store.url import redact_url
 
 EVAL_SPLITS = ("test", "test_seen")
@@ -672,8 +672,8 @@ def paired_delta(
             y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]
         ) -> float:
             w = "quadratic"
-            return cohen_kappa(y, a, labels=labs, weights=w) - cohen_kappa(
-                y, b, labels=labs, weights=w
+            return cohen_kappa(y, a, labels=labs, weighting=w) - cohen_kappa(
+                y, b, labels=labs, weighting=w
             )
 
         stats["weighted_kappa"] = weighted

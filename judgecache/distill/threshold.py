@@ -21,22 +21,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import beta
 
 from judgecache.errors import ConfigError, InsufficientDataError
+from judgecache.stats import clopper_pearson_lower
 
-
-def lower_bound(successes: int, trials: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson lower bound of a binomial rate.
-
-    >>> round(lower_bound(95, 100), 3)
-    0.898
-    >>> lower_bound(0, 10)
-    0.0
-    """
-    if trials <= 0 or successes <= 0:
-        return 0.0
-    return float(beta.ppf(1 - confidence, successes, trials - successes + 1))
+# The distill pipeline's name for the one Clopper-Pearson lower bound of the statistics core.
+lower_bound = clopper_pearson_lower
 
 
 @dataclass(frozen=True)
@@ -84,9 +74,11 @@ def choose_threshold(
     for i in np.flatnonzero(last_of_tie):
         k, n = int(tp[i]), int(selected[i])
         if target_precision is not None:
-            candidates.append((int(i), k / n, lower_bound(k, n, confidence)))
+            candidates.append((int(i), k / n, clopper_pearson_lower(k, n, confidence)))
         else:
-            candidates.append((int(i), k / positives, lower_bound(k, positives, confidence)))
+            candidates.append(
+                (int(i), k / positives, clopper_pearson_lower(k, positives, confidence))
+            )
     target = float(target_precision if target_precision is not None else target_recall)  # type: ignore[arg-type]
     metric = "precision" if target_precision is not None else "recall"
     ok = [c for c in candidates if c[2] >= target]

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,7 +30,6 @@ from safetensors.torch import load_file, save_file
 
 from judgecache.distill.config import TrainConfig
 from judgecache.distill.data import LabeledPair, binary_label
-from judgecache.distill.metrics import cohen_kappa, roc_auc
 from judgecache.distill.model import PairEncoder, StudentModel
 from judgecache.distill.scoring import (
     EncodedPair,
@@ -40,6 +39,7 @@ from judgecache.distill.scoring import (
 )
 from judgecache.errors import DistillationError
 from judgecache.judges.rubric import Rubric
+from judgecache.stats import cohen_kappa, roc_auc
 
 
 def target_labels(rubric: Rubric, binary: bool) -> list[int]:
@@ -71,8 +71,8 @@ def labels_from_logits(
 
 def agreement_metric(truth: Sequence[int], pred: Sequence[int], labels: Sequence[int]) -> float:
     """Graded validation agreement: quadratic-weighted kappa (Cohen's kappa for two labels)."""
-    weights = "quadratic" if len(labels) > 2 else None
-    k = cohen_kappa(truth, pred, labels=list(labels), weights=weights)
+    weighting: Literal["quadratic"] | None = "quadratic" if len(labels) > 2 else None
+    k = cohen_kappa(truth, pred, labels=list(labels), weighting=weighting)
     return -1.0 if math.isnan(k) else k
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from judgecache.drift import stats
+from judgecache import stats
+from judgecache.drift import estimators
 from judgecache.drift.entry import LogEntry
 from judgecache.drift.reference import Anchor, Reference
 from judgecache.drift.sampler import Sample, SampledItem
@@ -38,6 +39,9 @@ from judgecache.errors import DriftInputError
 from judgecache.judges.rubric import Rubric
 
 HISTOGRAM_BINS = 20
+# The ranges intervals are clipped to: a rate lies in [0, 1], a kappa in [-1, 1].
+RATE = (0.0, 1.0)
+KAPPA = (-1.0, 1.0)
 MAX_TEXT = 300
 
 
@@ -151,16 +155,17 @@ def agreement_section(
         "student_positive_rate": clean(stats.weighted_mean(d.student_pos.astype(float), d.weights)),
     }
     a, b = d.student_pos.astype(np.intp), d.teacher_pos.astype(np.intp)
-    kappa = stats.kappa_from_codes(a, b, 2, d.weights)
+    kappa = stats.kappa_from_codes(a, b, 2, sample_weight=d.weights)
     low = high = math.nan
     if n_boot > 0 and d.n >= 2:
         low, high = stats.bootstrap_interval(
-            lambda i: stats.kappa_from_codes(a[i], b[i], 2, d.weights[i]),
+            lambda i: stats.kappa_from_codes(a[i], b[i], 2, sample_weight=d.weights[i]),
             d.n,
             strata=d.strata,
             n_boot=n_boot,
             alpha=2 * alpha,
             seed=seed,
+            bounds=KAPPA,
         )
     out["kappa"] = {"estimate": clean(kappa), "low": clean(low), "high": clean(high)}
     tpr, tnr = stats.tpr_tnr(d.student_pos, d.teacher_pos, d.weights)
@@ -178,8 +183,8 @@ def agreement_section(
                 np.array(decisions),
                 np.array(d.teacher),
                 labels=d.rubric.labels,
-                weights=d.weights,
-                scheme="quadratic",
+                sample_weight=d.weights,
+                weighting="quadratic",
             )
         )
     out["by_stratum"] = [
@@ -217,11 +222,12 @@ def calibration_section(
         stats.weighted_mean((gap - bias) ** 2, d.weights)
         / max(stats.effective_sample_size(d.weights), 1.0)
     )
+    bias_low, bias_high = stats.clip_interval(bias - z * bias_se, bias + z * bias_se, (-1.0, 1.0))
     out: dict[str, Any] = {
         "available": True,
-        "ece": clean(stats.expected_calibration_error(d.scores, y, weights=d.weights)),
+        "ece": clean(stats.expected_calibration_error(d.scores, y, sample_weight=d.weights)),
         "brier": clean(stats.brier_score(d.scores, y, d.weights)),
-        "overconfidence": clean(stats.overconfidence(d.scores, y, weights=d.weights)),
+        "overconfidence": clean(stats.overconfidence(d.scores, y, sample_weight=d.weights)),
         "slope": {
             "estimate": clean(fit.slope),
             "low": clean(fit.slope - z * fit.slope_se),
@@ -231,8 +237,8 @@ def calibration_section(
         },
         "bias": {
             "estimate": clean(bias),
-            "low": clean(bias - z * bias_se),
-            "high": clean(bias + z * bias_se),
+            "low": clean(bias_low),
+            "high": clean(bias_high),
             "se": clean(bias_se),
         },
         "reliability": [
@@ -245,7 +251,7 @@ def calibration_section(
                 "observed": r.observed,
                 "gap": r.gap,
             }
-            for r in stats.reliability_table(d.scores, y, weights=d.weights)
+            for r in stats.reliability_table(d.scores, y, sample_weight=d.weights)
         ],
     }
     if reference is not None:
@@ -263,15 +269,15 @@ def score_drift_section(population: Sequence[float], reference: Reference) -> di
     ref = np.asarray(reference.scores, dtype=float)
     if len(cur) == 0:
         return {"population": 0, "psi": None, "wasserstein": None}
-    edges = stats.quantile_edges(ref, 10)
+    edges = estimators.quantile_edges(ref, 10)
     lo = float(min(ref.min(), cur.min()))
     hi = float(max(ref.max(), cur.max()))
     hist_edges = np.linspace(lo, hi if hi > lo else lo + 1.0, HISTOGRAM_BINS + 1)
     return {
         "population": len(cur),
         "reference_n": len(ref),
-        "psi": stats.population_stability_index(ref, cur),
-        "wasserstein": stats.wasserstein1(ref, cur),
+        "psi": estimators.population_stability_index(ref, cur),
+        "wasserstein": estimators.wasserstein1(ref, cur),
         "mean": {"reference": float(ref.mean()), "current": float(cur.mean())},
         "bins": [
             {
@@ -282,8 +288,8 @@ def score_drift_section(population: Sequence[float], reference: Reference) -> di
             for k, (e, r, c) in enumerate(
                 zip(
                     [*edges.tolist(), math.inf],
-                    stats.bin_proportions(ref, edges),
-                    stats.bin_proportions(cur, edges),
+                    estimators.bin_proportions(ref, edges),
+                    estimators.bin_proportions(cur, edges),
                     strict=True,
                 )
             )
@@ -310,22 +316,22 @@ def threshold_section(
             "available": False,
             "note": "no threshold with a precision or recall target is configured",
         }
-    check = stats.threshold_recheck(
+    check = estimators.threshold_recheck(
         d.scores,
         d.teacher_pos,
         d.threshold,
         metric=metric,  # type: ignore[arg-type]
         target=target,
-        weights=d.weights,
+        sample_weight=d.weights,
         alpha=alpha,
     )
-    loose = stats.threshold_recheck(
+    loose = estimators.threshold_recheck(
         d.scores,
         d.teacher_pos,
         d.threshold,
         metric=metric,  # type: ignore[arg-type]
         target=target,
-        weights=d.weights,
+        sample_weight=d.weights,
         alpha=warn_alpha,
     )
     return {
@@ -369,7 +375,7 @@ def teacher_stability_section(
                 [a.label for a, _ in both],
                 [now for _, now in both],
                 labels=rubric.labels,
-                scheme="quadratic",
+                weighting="quadratic",
             )
         )
     return out
@@ -421,8 +427,12 @@ def ppi_section(
     agree_pred_all = np.where(pos_all, p_all, 1 - p_all)
     agree_pred = np.where(d.student_pos, d.scores, 1 - d.scores)
     agree = (d.student_pos == d.teacher_pos).astype(float)
-    tp = stats.ppi_mean(p_all, d.scores, d.teacher_pos.astype(float), d.weights, alpha=2 * alpha)
-    ag = stats.ppi_mean(agree_pred_all, agree_pred, agree, d.weights, alpha=2 * alpha)
+    tp = estimators.ppi_mean(
+        p_all, d.scores, d.teacher_pos.astype(float), d.weights, alpha=2 * alpha, bounds=RATE
+    )
+    ag = estimators.ppi_mean(
+        agree_pred_all, agree_pred, agree, d.weights, alpha=2 * alpha, bounds=RATE
+    )
     return {
         "available": True,
         "teacher_positive_rate": {

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from judgecache.drift.config import GateConfig
 from judgecache.drift.reference import Reference
-from judgecache.drift.stats import z_value
+from judgecache.stats import z_value
 
 Status = Literal["pass", "warn", "fail", "inconclusive", "skipped"]
 EXIT_CODES = {"pass": 0, "warn": 0, "fail": 1, "inconclusive": 2}

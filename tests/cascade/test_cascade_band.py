@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from judgecache.cascade.band import Band
-from judgecache.cascade.binomial import lower_bound, upper_bound, upper_bounds
 from judgecache.cascade.scan import candidate_edges, scan_bands
 from judgecache.errors import ConfigError, InputError
+from judgecache.stats import clopper_pearson_lower, clopper_pearson_upper, clopper_pearson_uppers
 
 
 def test_band_routes_closed_interval_and_empty_band() -> None:
@@ -55,18 +55,20 @@ def test_band_parse_and_from_dict_errors() -> None:
 
 def test_clopper_pearson_closed_forms() -> None:
     # Zero successes: the upper bound solves (1 - p)^n = 1 - confidence.
-    assert upper_bound(0, 16, confidence=0.95) == pytest.approx(1 - 0.05 ** (1 / 16))
+    assert clopper_pearson_upper(0, 16, confidence=0.95) == pytest.approx(1 - 0.05 ** (1 / 16))
     # All successes: the lower bound solves p^n = 1 - confidence.
-    assert lower_bound(20, 20, confidence=0.9) == pytest.approx(0.1 ** (1 / 20))
-    assert upper_bound(5, 5) == 1.0 and lower_bound(0, 5) == 0.0
-    assert upper_bound(0, 0) == 1.0
+    assert clopper_pearson_lower(20, 20, confidence=0.9) == pytest.approx(0.1 ** (1 / 20))
+    assert clopper_pearson_upper(5, 5) == 1.0 and clopper_pearson_lower(0, 5) == 0.0
+    assert clopper_pearson_upper(0, 0) == 1.0
     # Symmetry: the upper bound of k/n is one minus the lower bound of (n-k)/n.
-    assert upper_bound(3, 40) == pytest.approx(1 - lower_bound(37, 40))
-    assert upper_bounds([0, 0], [16, 0]).tolist() == pytest.approx([1 - 0.05 ** (1 / 16), 1.0])
+    assert clopper_pearson_upper(3, 40) == pytest.approx(1 - clopper_pearson_lower(37, 40))
+    assert clopper_pearson_uppers([0, 0], [16, 0]).tolist() == pytest.approx(
+        [1 - 0.05 ** (1 / 16), 1.0]
+    )
     with pytest.raises(ConfigError, match="successes <= trials"):
-        upper_bound(5, 4)
+        clopper_pearson_upper(5, 4)
     with pytest.raises(ConfigError, match="confidence"):
-        upper_bound(1, 4, confidence=1.0)
+        clopper_pearson_upper(1, 4, confidence=1.0)
 
 
 def test_candidate_edges_sit_between_distinct_values() -> None:

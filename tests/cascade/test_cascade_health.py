@@ -7,7 +7,6 @@ import pytest
 from cascade_world import ControlledStudent, LabelTeacher, world
 
 from judgecache import Judge
-from judgecache.cascade.binomial import lower_bound, upper_bound
 from judgecache.cascade.health import cascade_health, health_from_log, kept_target
 from judgecache.cascade.selection import band_for_budget, band_for_disagreement
 from judgecache.cascade.stats import PeriodRoutes
@@ -16,6 +15,7 @@ from judgecache.errors import ConfigError, InputError
 from judgecache.judges.cascade import CascadeTeacher
 from judgecache.judges.rubric import get_rubric
 from judgecache.judges.teacher import TeacherAnswer
+from judgecache.stats import clopper_pearson_lower, clopper_pearson_upper
 
 RELEVANCE = get_rubric("relevance")
 FLAT = [PeriodRoutes("2025-W01", 1000, 700, 300), PeriodRoutes("2025-W02", 1000, 690, 310)]
@@ -26,8 +26,8 @@ def test_significant_kept_disagreement_fires_saturation_while_escalation_is_flat
     h = cascade_health(FLAT, wrong, np.zeros(200), kept_target=0.05, expected_escalation=0.3)
     kept = h["kept_disagreement"]
     assert kept["estimate"] == 0.3 and kept["n_labels"] == 200 and kept["n_eff"] == 200
-    assert kept["lower"] == pytest.approx(lower_bound(60, 200))
-    assert kept["upper"] == pytest.approx(upper_bound(60, 200))
+    assert kept["lower"] == pytest.approx(clopper_pearson_lower(60, 200))
+    assert kept["upper"] == pytest.approx(clopper_pearson_upper(60, 200))
     assert kept["meets_target"] == "no" and h["status"] == "fail"
     assert h["saturation"] == {
         "fired": True,
@@ -47,7 +47,7 @@ def test_weights_are_inverse_inclusion_probabilities() -> None:
     kept = h["kept_disagreement"]
     # Weighted rate 3/6; Kish n_eff = 6^2 / (9+1+1+1) = 3; bounds on 1.5 of 3.
     assert kept["estimate"] == 0.5 and kept["n_eff"] == pytest.approx(3.0) and kept["weighted"]
-    assert kept["upper"] == pytest.approx(upper_bound(1.5, 3.0))
+    assert kept["upper"] == pytest.approx(clopper_pearson_upper(1.5, 3.0))
 
 
 def test_pass_inconclusive_and_a_moved_escalation_rate() -> None:

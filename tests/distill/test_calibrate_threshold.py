@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from judgecache.distill.calibrate import Calibrator, fit_calibrator, sigmoid
-from judgecache.distill.metrics import ece
 from judgecache.distill.threshold import choose_threshold, lower_bound
 from judgecache.errors import InsufficientDataError
+from judgecache.stats import expected_calibration_error
 
 pytestmark = pytest.mark.distill
 
@@ -28,8 +28,8 @@ def test_calibration_improves_held_out_ece(method: str) -> None:
     fit_z, fit_t = _overconfident(3000, 0)
     test_z, test_t = _overconfident(3000, 1)
     cal = fit_calibrator(fit_z, fit_t, method=method)
-    raw = ece(test_t, sigmoid(test_z))
-    calibrated = ece(test_t, cal.apply(test_z))
+    raw = expected_calibration_error(sigmoid(test_z), test_t)
+    calibrated = expected_calibration_error(cal.apply(test_z), test_t)
     assert calibrated < raw * 0.6, (method, raw, calibrated)
     # JSON round trip gives identical probabilities (never pickle).
     again = Calibrator.from_dict(json.loads(json.dumps(cal.to_dict())))

@@ -12,11 +12,11 @@ from distill_rows import make_rows, tiny_config
 
 from judgecache.distill.data import labels_from_rows
 from judgecache.distill.grade_cuts import apply_grade_cuts, fit_grade_cuts
-from judgecache.distill.metrics import cohen_kappa
 from judgecache.distill.pipeline import DistillResult, run_distill
 from judgecache.distill.student import StudentTeacher, export_merged, load_predictor
 from judgecache.distill.train import labels_from_logits
 from judgecache.errors import DistillationError, InputError
+from judgecache.stats import cohen_kappa
 
 pytestmark = pytest.mark.distill
 
@@ -118,8 +118,8 @@ def test_fitted_grade_cuts_beat_the_median_grade_on_skewed_labels() -> None:
     median = labels_from_logits(logits, labels)
     cuts = fit_grade_cuts(logits, truth.tolist(), labels)
     tuned = apply_grade_cuts(logits, cuts, labels)
-    k_median = cohen_kappa(truth, median, labels=labels, weights="quadratic")
-    k_tuned = cohen_kappa(truth, tuned, labels=labels, weights="quadratic")
+    k_median = cohen_kappa(truth, median, labels=labels, weighting="quadratic")
+    k_tuned = cohen_kappa(truth, tuned, labels=labels, weighting="quadratic")
     assert k_tuned > k_median + 0.1
     with pytest.raises(InputError, match="2 grade cut-points for 4 labels"):
         apply_grade_cuts(logits, cuts[:2], labels)

@@ -14,9 +14,9 @@ from distill_rows import make_rows, tiny_config, tiny_vocab
 from torch import nn
 
 from judgecache.distill.data import labels_from_rows
-from judgecache.distill.metrics import roc_auc
 from judgecache.distill.pipeline import prepare, run_distill
 from judgecache.distill.student import load_predictor
+from judgecache.stats import roc_auc
 
 pytestmark = pytest.mark.distill
 

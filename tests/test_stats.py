@@ -1,4 +1,5 @@
-"""Every drift statistic against a value computed by hand (the arithmetic is written out)."""
+"""The statistics core against values computed by hand (the arithmetic is written out) and against
+reference implementations (scikit-learn, scipy); every interval stays inside its statistic's range."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from judgecache.drift import stats
+from judgecache import stats
 
 
 def test_raw_agreement_and_weighted_agreement() -> None:
@@ -35,7 +36,7 @@ def test_weighted_kappa_uses_weights_as_counts() -> None:
     # weight 2 on item 1 is the same as listing it twice: a=[1,1,1,0,0], b=[1,0,0,0,0]
     # po = 3/5; pa1 = 3/5, pb1 = 1/5; pe = 3/5*1/5 + 2/5*4/5 = 3/25 + 8/25 = 11/25
     po, pe = 3 / 5, 11 / 25
-    got = stats.cohen_kappa(a, b, weights=[1, 2, 1, 1])
+    got = stats.cohen_kappa(a, b, sample_weight=[1, 2, 1, 1])
     assert got == pytest.approx((po - pe) / (1 - pe))
     assert got == pytest.approx(stats.cohen_kappa([1, 1, 1, 0, 0], [1, 0, 0, 0, 0]))
 
@@ -53,7 +54,7 @@ def test_quadratic_weighted_kappa_by_hand() -> None:
     # de = 2 * (1/16*1/4 + 1/8*1 + 1/8*1/4) = 2 * (1/64 + 8/64 + 2/64) = 22/64
     assert de == pytest.approx(22 / 64)
     expected = 1 - (1 / 8) / (22 / 64)  # = 1 - 8/22 = 7/11
-    assert stats.cohen_kappa(a, b, labels=[0, 1, 2], scheme="quadratic") == pytest.approx(7 / 11)
+    assert stats.cohen_kappa(a, b, labels=[0, 1, 2], weighting="quadratic") == pytest.approx(7 / 11)
     assert expected == pytest.approx(7 / 11)
     # unweighted kappa differs: po = 1/2, pe = 1/16 + 1/16 + 1/4 = 3/8 -> (1/2 - 3/8) / (5/8) = 1/5
     assert stats.cohen_kappa(a, b, labels=[0, 1, 2]) == pytest.approx(1 / 5)
@@ -107,7 +108,7 @@ def test_effective_sample_size_and_weighted_rate() -> None:
     assert (r.low, r.high) == pytest.approx(stats.wilson_interval(0.75 * 8 / 3, 8 / 3))
     empty = stats.weighted_rate([])
     assert math.isnan(empty.estimate) and (empty.low, empty.high) == (0.0, 1.0)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="sample_weight"):
         stats.weighted_rate([1, 0], [1, -1])
 
 
@@ -154,7 +155,7 @@ def test_equal_mass_bins_with_weights() -> None:
     # weights 3,1,1,1 (total 6), 2 bins: mass before = 0,3,4,5 -> floor(x/6*2) = 0,1,1,1
     assert stats.equal_mass_bins([0.1, 0.2, 0.3, 0.4], 2, [3, 1, 1, 1]).tolist() == [0, 1, 1, 1]
     ece = stats.expected_calibration_error(
-        [0.1, 0.2, 0.3, 0.4], [0, 1, 0, 0], n_bins=2, weights=[3, 1, 1, 1]
+        [0.1, 0.2, 0.3, 0.4], [0, 1, 0, 0], n_bins=2, sample_weight=[3, 1, 1, 1]
     )
     # bin0 weight 3: |0.1 - 0| = .1; bin1 weight 3: mean_p .3, observed 1/3 -> |.3 - 1/3|
     assert ece == pytest.approx((3 * 0.1 + 3 * abs(0.3 - 1 / 3)) / 6)
@@ -190,80 +191,117 @@ def test_calibration_slope_two_point_closed_form() -> None:
     assert math.isnan(stats.calibration_slope([0.3, 0.7], [1, 1]).slope)
 
 
-def test_quantile_edges_and_psi_by_hand() -> None:
-    ref = np.arange(1, 11, dtype=float)  # 1..10
-    # 5 bins: quantiles at .2 .4 .6 .8 with linear interpolation: 2.8, 4.6, 6.4, 8.2
-    edges = stats.quantile_edges(ref, 5)
-    assert edges.tolist() == pytest.approx([2.8, 4.6, 6.4, 8.2])
-    cur = [1, 1, 1, 1, 1, 5, 5, 9, 9, 10]
-    # current proportions per bin: [.5, 0, .2, 0, .3]; empty bins floored at eps = 1e-4
-    assert stats.bin_proportions(cur, edges).tolist() == pytest.approx([0.5, 0, 0.2, 0, 0.3])
-    r, e = 0.2, 1e-4
-    by_hand = (
-        (0.5 - r) * math.log(0.5 / r)
-        + 2 * (e - r) * math.log(e / r)
-        + (0.2 - r) * 0.0
-        + (0.3 - r) * math.log(0.3 / r)
-    )
-    assert stats.population_stability_index(ref, cur, n_bins=5) == pytest.approx(by_hand)
-    assert stats.population_stability_index(ref, ref) == pytest.approx(0.0)
-
-
-def test_psi_default_ten_bins_small_shift() -> None:
-    ref = np.arange(100) / 100  # deciles are exact: every bin holds 10%
-    cur = np.concatenate([np.full(20, 0.005), np.arange(10, 90) / 100])
-    # current: bin0 holds the 10 values .00-.09?  no: cur has 20 at .005 and .10..89
-    # -> bin0 .2, bins 1..8 .1 each, bin9 0 -> floored 1e-4
-    props = stats.bin_proportions(cur, stats.quantile_edges(ref))
-    assert props.tolist() == pytest.approx([0.2] + [0.1] * 8 + [0.0])
-    by_hand = (0.2 - 0.1) * math.log(2) + (1e-4 - 0.1) * math.log(1e-4 / 0.1)
-    assert stats.population_stability_index(ref, cur) == pytest.approx(by_hand)
-
-
-def test_wasserstein_by_hand() -> None:
-    # shift by a constant c moves every quantile by c -> W1 = c
-    assert stats.wasserstein1([0.1, 0.4, 0.7], [0.3, 0.6, 0.9]) == pytest.approx(0.2)
-    # unequal sizes: F = uniform on {0, 1}, G = point mass at 0 -> ∫|F-G| = .5 over [0, 1]
-    assert stats.wasserstein1([0, 1], [0, 0, 0]) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="non-empty"):
-        stats.wasserstein1([], [1])
-
-
-def test_threshold_recheck_precision_and_recall() -> None:
-    scores = [0.9] * 40 + [0.3] * 60
-    teacher = [1] * 38 + [0] * 2 + [1] * 10 + [0] * 50
-    prec = stats.threshold_recheck(scores, teacher, 0.5, target=0.8, alpha=0.01)
-    # predicted positive: 40, teacher positive among them 38 -> 0.95
-    assert prec.estimate == pytest.approx(0.95) and prec.n == 40
-    assert prec.low == pytest.approx(stats.wilson_interval(38, 40, alpha=0.01, sided="lower")[0])
-    assert prec.status == "meets"  # lower bound ~.80x >= .80
-    assert prec.low >= 0.8
-    rec = stats.threshold_recheck(scores, teacher, 0.5, metric="recall", target=0.95, alpha=0.01)
-    # teacher positives 48, of which 38 above threshold -> 38/48
-    assert rec.estimate == pytest.approx(38 / 48)
-    assert rec.high == pytest.approx(stats.wilson_interval(38, 48, alpha=0.01, sided="upper")[1])
-    assert rec.status == "misses"  # upper bound ~.90 < .95
-    none = stats.threshold_recheck([0.1], [1], 0.5, target=0.9)
-    assert none.status == "unclear" and none.n == 0
-
-
-def test_ppi_mean_by_hand() -> None:
-    f_all = np.array([0.2, 0.4, 0.6, 0.8])  # mean .5, population variance .05
-    f_lab = np.array([0.2, 0.8])
-    y = np.array([1.0, 1.0])  # rectifier y - f: .8, .2 -> mean .5, variance .09
-    est = stats.ppi_mean(f_all, f_lab, y, alpha=0.05)
-    assert est.estimate == pytest.approx(0.5 + 0.5)
-    z = 1.959963984540054
-    se = math.sqrt(0.05 / 4 + 0.09 / 2)
-    assert (est.low, est.high) == pytest.approx((1.0 - z * se, 1.0 + z * se))
-    assert est.classical == pytest.approx(1.0) and est.predicted_mean == pytest.approx(0.5)
-    # weights 3 and 1 on the labelled items: rectifier mean (3*.8 + .2) / 4 = .65
-    est_w = stats.ppi_mean(f_all, f_lab, y, [3.0, 1.0])
-    assert est_w.estimate == pytest.approx(0.5 + 0.65)
-
-
 def test_z_values() -> None:
     assert stats.z_value(0.05) == pytest.approx(1.959964, abs=1e-6)
     assert stats.z_value(0.01, "upper") == pytest.approx(2.326348, abs=1e-6)
     with pytest.raises(ValueError, match="alpha"):
         stats.z_value(0.0)
+
+
+def test_kappa_matches_scikit_learn_with_sample_weights_and_weighting() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 4, 200)
+    b = np.where(rng.random(200) < 0.6, a, rng.integers(0, 4, 200))
+    w = rng.uniform(0.2, 3.0, 200)
+    for weighting in (None, "linear", "quadratic"):
+        want = metrics.cohen_kappa_score(a, b, weights=weighting, sample_weight=w)
+        got = stats.cohen_kappa(a, b, sample_weight=w, weighting=weighting)
+        assert got == pytest.approx(want, abs=1e-12)
+    # a label scale wider than the data: both count the empty grade in the distance
+    want = metrics.cohen_kappa_score(
+        a[a < 3], b[a < 3], labels=[0, 1, 2, 3, 4], weights="quadratic"
+    )
+    got = stats.cohen_kappa(a[a < 3], b[a < 3], labels=[0, 1, 2, 3, 4], weighting="quadratic")
+    assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_quadratic_kappa_perfect_reversal_and_unknown_weighting() -> None:
+    # one disagreement pattern of distance 2 both ways on a flat 3-grade scale: kappa = -1
+    assert stats.cohen_kappa([0, 1, 2], [2, 1, 0], weighting="quadratic") == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="weighting must be"):
+        stats.cohen_kappa([0, 1], [1, 0], weighting="cubic")  # type: ignore[arg-type]
+
+
+def test_auc_brier_and_ece_match_scikit_learn() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1).round(2)  # rounded: many tied scores
+    assert stats.roc_auc(y, p) == pytest.approx(metrics.roc_auc_score(y, p), abs=1e-12)
+    assert stats.brier_score(p, y) == pytest.approx(metrics.brier_score_loss(y, p), abs=1e-12)
+    # 300 items in 10 equal-mass bins of 30: ECE is the mean of the per-bin |mean p - rate|
+    order = np.argsort(p, kind="stable")
+    by_hand = np.mean([abs(p[c].mean() - y[c].mean()) for c in np.split(order, 10)])
+    assert stats.expected_calibration_error(p, y) == pytest.approx(by_hand, abs=1e-12)
+
+
+def test_auc_spearman_balanced_accuracy_by_hand() -> None:
+    # positives 0.35, 0.8; negatives 0.1, 0.4: pairs won 3 of 4
+    assert stats.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert stats.roc_auc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
+    assert math.isnan(stats.roc_auc([1, 1], [0.2, 0.3]))
+    assert stats.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert stats.balanced_accuracy([1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx(0.75)
+    got = stats.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], [0, 1, 2])
+    assert got.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_clopper_pearson_matches_scipy_binomtest() -> None:
+    from scipy.stats import binomtest
+
+    for k, n in [(0, 10), (3, 10), (9, 10), (10, 10), (37, 40), (1, 200)]:
+        lower = binomtest(k, n, alternative="greater").proportion_ci(0.95, method="exact").low
+        upper = binomtest(k, n, alternative="less").proportion_ci(0.95, method="exact").high
+        assert stats.clopper_pearson_lower(k, n) == pytest.approx(lower, abs=1e-12)
+        assert stats.clopper_pearson_upper(k, n) == pytest.approx(upper, abs=1e-12)
+    assert stats.clopper_pearson_uppers([3, 9], [10, 10]).tolist() == pytest.approx(
+        [stats.clopper_pearson_upper(3, 10), stats.clopper_pearson_upper(9, 10)]
+    )
+    # effective (non-integer) counts are accepted as they are
+    assert 0 < stats.clopper_pearson_lower(7.5, 10.2) < 7.5 / 10.2
+
+
+def test_wilson_matches_scipy_binomtest() -> None:
+    from scipy.stats import binomtest
+
+    for k, n in [(0, 10), (4, 10), (10, 10), (38, 40)]:
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert stats.wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_intervals_stay_inside_their_range_at_the_boundaries() -> None:
+    # rates at 0/n and n/n: every bound lies in [0, 1]
+    for k, n in [(0, 1), (1, 1), (0, 500), (500, 500), (1e-12, 0.5)]:
+        lo, hi = stats.wilson_interval(k, n)
+        assert 0.0 <= lo <= hi <= 1.0
+        assert 0.0 <= stats.clopper_pearson_lower(k, n) <= stats.clopper_pearson_upper(k, n) <= 1.0
+    assert stats.wilson_interval(10, 10)[1] == 1.0 and stats.wilson_interval(0, 10)[0] == 0.0
+    # a statistic that leaves its range on some resamples is clipped to it
+    x = np.array([0.0, 1.0])
+    lo, hi = stats.bootstrap_interval(lambda i: 3 * float(x[i].mean()) - 1.5, 2, bounds=(-1, 1))
+    assert (lo, hi) == (-1.0, 1.0)
+    # perfect disagreement and perfect agreement: kappa's interval touches -1 or sits at 1
+    a = np.array([0, 1] * 20)
+    lo, hi = stats.bootstrap_ci(stats.cohen_kappa, a, 1 - a, n=50, bounds=(-1, 1))
+    assert lo == -1.0 and hi < 0.0
+    assert stats.bootstrap_ci(stats.cohen_kappa, a, a, n=50, bounds=(-1, 1)) == (1.0, 1.0)
+    assert stats.clip_interval(math.nan, 2.0, (0.0, 1.0))[1] == 1.0
+
+
+def test_bootstrap_ci_is_seeded_paired_and_covers_the_value() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2, 300)
+    b = np.where(rng.random(300) < 0.8, a, 1 - a)
+    first = stats.bootstrap_ci(stats.cohen_kappa, a, b, n=300, seed=1)
+    assert first == stats.bootstrap_ci(stats.cohen_kappa, a, b, n=300, seed=1)
+    assert first[0] < stats.cohen_kappa(a, b) < first[1]
+    # a row bootstrap is the index bootstrap with the same seed: one resampling scheme
+    assert first == stats.bootstrap_interval(
+        lambda i: stats.cohen_kappa(a[i], b[i]), 300, n_boot=300, seed=1
+    )
+    # paired: judging the truth against itself minus a copy of itself is exactly 0 on every resample
+    d = stats.paired_difference(stats.agreement, a, b, b, n=100)
+    assert (d["value"], d["lo"], d["hi"]) == (0.0, 0.0, 0.0)
+    # no resamples asked for: the value with no interval
+    assert math.isnan(stats.with_ci(stats.agreement, a, b, n=0, seed=0)["lo"])

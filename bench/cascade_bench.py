@@ -49,15 +49,14 @@ from bench_common import REPO, cascade_pool, load_grades, require_data, sample_p
 
 from judgecache import Judge
 from judgecache.cascade import (
-    PeriodRoutes,
     band_for_budget,
     band_for_disagreement,
-    cascade_health,
-    cascade_stats,
     kept_target,
     save_selection,
 )
 from judgecache.cascade.selection import BandSelection, NoQualifyingBandError
+from judgecache.drift.cascade_health import cascade_health
+from judgecache.drift.cascade_routes import PeriodRoutes, cascade_stats
 from judgecache.drift.log import ProductionLog
 from judgecache.judges.cascade import CascadeTeacher
 from judgecache.judges.rubric import Rubric, get_rubric

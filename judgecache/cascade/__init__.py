@@ -1,11 +1,13 @@
-"""Cascade support: the uncertain band, choosing it from a target, its stats and its health.
+"""Cascade band maths: the uncertain band, choosing it from a target, and its record.
 
 The cascade judge itself is :class:`judgecache.judges.cascade.CascadeTeacher` (spec
 ``cascade:student:PATH>openai:gpt-4o``). This package holds the pure parts: :class:`Band`,
 band selection on calibration arrays (:func:`band_for_disagreement`, certified by fixed-sequence
 testing along a label-free :func:`escalation_path`, and :func:`band_for_budget`),
-``cascade.json`` persistence, per-period stats and the drift report's health section. Importing
-it never imports torch.
+and ``cascade.json`` persistence. Pure: it imports neither the drift checker nor the judges
+(what reads the production log -- routes per period, dollars saved, the health section -- lives in
+:mod:`judgecache.drift.cascade_routes` and :mod:`judgecache.drift.cascade_health`). Importing it
+never imports torch.
 
 Example:
     >>> from judgecache.cascade import Band
@@ -16,7 +18,6 @@ Example:
 from __future__ import annotations
 
 from judgecache.cascade.band import Band
-from judgecache.cascade.health import cascade_health, health_from_log, kept_target
 from judgecache.cascade.record import load_selection, save_selection
 from judgecache.cascade.scan import BandTable, scan_bands
 from judgecache.cascade.selection import (
@@ -24,26 +25,21 @@ from judgecache.cascade.selection import (
     NoQualifyingBandError,
     band_for_budget,
     band_for_disagreement,
+    kept_target,
 )
 from judgecache.cascade.sequence import escalation_path, fixed_sequence
-from judgecache.cascade.stats import PeriodRoutes, cascade_stats, routes_by_period
 
 __all__ = [
     "Band",
     "BandSelection",
     "BandTable",
     "NoQualifyingBandError",
-    "PeriodRoutes",
     "band_for_budget",
     "band_for_disagreement",
-    "cascade_health",
-    "cascade_stats",
     "escalation_path",
     "fixed_sequence",
-    "health_from_log",
     "kept_target",
     "load_selection",
-    "routes_by_period",
     "save_selection",
     "scan_bands",
 ]

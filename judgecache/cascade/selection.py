@@ -473,3 +473,18 @@ def _selection(
         frontier=_frontier(table if frontier_table is None else frontier_table),
         sequence=sequence or {},
     )
+
+
+def kept_target(selection: BandSelection) -> float:
+    """The kept-pair disagreement the band promised at calibration.
+
+    ``scope="kept"``: ``alpha``; ``scope="all"``: ``alpha`` spread over the kept share; an
+    escalation budget: the calibrated upper bound on kept disagreement.
+    """
+    target = selection.target
+    if target.get("kind") == "disagreement":
+        alpha = float(target["alpha"])
+        if target.get("scope", "kept") == "all":
+            return min(1.0, alpha * selection.n / selection.kept) if selection.kept else 1.0
+        return alpha
+    return selection.kept_disagreement_upper

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from judgecache.drift import analysis, verdict
+from judgecache.drift import analysis, cascade_health, verdict
+from judgecache.drift.cascade_routes import route_history, split_routes
 from judgecache.drift.config import DriftConfig
 from judgecache.drift.entry import LogEntry
 from judgecache.drift.hashing import unit_hash
@@ -157,8 +158,6 @@ def _decided_by_student(entries: list[LogEntry]) -> list[LogEntry]:
     An escalated pair's decision is the teacher's own label: sampling it would count a sure
     agreement and hide the cascade's kept pairs going wrong (the cascade trap).
     """
-    from judgecache.drift.cascade_health import split_routes  # imports judgecache.cascade
-
     split = split_routes(entries)
     return entries if split is None else split.kept
 
@@ -294,10 +293,7 @@ def run_check(
     threshold = _threshold(cfg, ref, entries)
     gates_cfg = cfg.gates
     alpha, warn = gates_cfg.alpha, gates_cfg.warn_alpha
-    # Imported here: judgecache.cascade imports judgecache.drift.entry (a cycle at module level).
-    from judgecache.drift import cascade_health
-
-    split = cascade_health.split_routes(entries)
+    split = split_routes(entries)
     if split is None and cfg.cascade is not None:
         raise DriftInputError(
             f"the config names a cascade band ({cfg.cascade}) but no entry of {student!r} in "
@@ -354,9 +350,7 @@ def run_check(
     gates: list[verdict.Gate] = []
     if split is not None:
         sections["agreement"]["scope"] = cascade_health.KEPT_SCOPE
-        routes = cascade_health.route_history(
-            history.trend(student, teacher_id), split.routes(period.label)
-        )
+        routes = route_history(history.trend(student, teacher_id), split.routes(period.label))
         sections["cascade_health"] = cascade_health.health_section(
             split,
             data,

@@ -282,7 +282,7 @@ def teacher_gate(section: Mapping[str, Any], cfg: GateConfig) -> Gate:
 def cascade_gate(section: Mapping[str, Any]) -> Gate:
     """The cascade health section as a gate; a fired saturation signal fails the run.
 
-    The status is the section's own (see :mod:`judgecache.cascade.health`): fail when the kept
+    The status is the section's own (see :mod:`judgecache.drift.cascade_health`): fail when the kept
     disagreement's lower bound is above the band's target, whatever the escalation rate does;
     inconclusive when the kept labels cannot certify the target either way.
     """

@@ -20,9 +20,8 @@ import pytest
 from cascade_world import ControlledStudent, LabelTeacher, world
 
 from judgecache import Judge
-from judgecache.cascade.health import kept_target
 from judgecache.cascade.record import save_selection
-from judgecache.cascade.selection import BandSelection, band_for_disagreement
+from judgecache.cascade.selection import BandSelection, band_for_disagreement, kept_target
 from judgecache.drift.checker import DriftRun, make_baseline, run_check
 from judgecache.drift.config import DriftConfig
 from judgecache.drift.entry import LogEntry

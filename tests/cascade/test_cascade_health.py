@@ -7,9 +7,9 @@ import pytest
 from cascade_world import ControlledStudent, LabelTeacher, world
 
 from judgecache import Judge
-from judgecache.cascade.health import cascade_health, health_from_log, kept_target
-from judgecache.cascade.selection import band_for_budget, band_for_disagreement
-from judgecache.cascade.stats import PeriodRoutes
+from judgecache.cascade.selection import band_for_budget, band_for_disagreement, kept_target
+from judgecache.drift.cascade_health import cascade_health, health_from_log
+from judgecache.drift.cascade_routes import PeriodRoutes
 from judgecache.drift.entry import LogEntry
 from judgecache.errors import ConfigError, InputError
 from judgecache.judges.cascade import CascadeTeacher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from judgecache.cascade.stats import cascade_stats, period_of, routes_by_period
+from judgecache.drift.cascade_routes import cascade_stats, period_of, routes_by_period
 from judgecache.drift.entry import LogEntry
 from judgecache.errors import ConfigError
 from judgecache.judges.rubric import get_rubric

@@ -179,8 +179,8 @@ def test_teacher_gate_paths() -> None:
 
 
 def test_cascade_gate_takes_the_sections_status_and_leads_a_failed_run() -> None:
-    from judgecache.cascade.health import cascade_health
-    from judgecache.cascade.stats import PeriodRoutes
+    from judgecache.drift.cascade_health import cascade_health
+    from judgecache.drift.cascade_routes import PeriodRoutes
 
     flat = [PeriodRoutes("2025-W01", 1000, 700, 300), PeriodRoutes("2025-W02", 1000, 690, 310)]
     wrong = [1] * 60 + [0] * 140

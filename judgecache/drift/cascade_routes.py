@@ -1,4 +1,5 @@
-"""Cascade stats from the production log: routes, teacher calls avoided and dollars saved per period.
+"""A cascade's routes in the production log: kept and escalated pairs per period, teacher calls
+avoided and dollars saved.
 
 A kept pair is a teacher call avoided. Its price is estimated from token counts, as for a cache
 hit on imported labels: about four characters of rendered prompt (system + template + inputs) per
@@ -16,17 +17,22 @@ Example:
     >>> row = s["periods"][0]
     >>> row["period"], row["teacher_calls_avoided"], round(row["escalation_rate"], 3), row["saved_usd"] > 0
     ('2025-W02', 2, 0.333, True)
+    >>> split = split_routes([entry(0, "kept"), entry(1, "escalated"), entry(2, "kept")])
+    >>> [x.item_id for x in split.kept], split.routes("2025-W02").escalation_rate
+    (['k0', 'k2'], 0.3333333333333333)
+    >>> split_routes([entry(0, None)]) is None
+    True
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from judgecache.drift.entry import LogEntry
-from judgecache.errors import ConfigError
+from judgecache.errors import ConfigError, DriftInputError
 from judgecache.judges.rubric import Rubric
 from judgecache.prices import PriceTable, default_prices
 
@@ -148,3 +154,50 @@ def cascade_stats(
             "saved_usd": sum(saved.values()) if price_model else None,
         },
     }
+
+
+@dataclass(frozen=True)
+class CascadeSplit:
+    """A cascade period's entries by route."""
+
+    kept: list[LogEntry]
+    escalated: list[LogEntry]
+
+    def routes(self, period: str) -> PeriodRoutes:
+        """This period's route counts (one log entry per item per day, as the log keeps them)."""
+        n_kept, n_esc = len(self.kept), len(self.escalated)
+        return PeriodRoutes(period, n_kept + n_esc, n_kept, n_esc)
+
+
+def split_routes(entries: Sequence[LogEntry]) -> CascadeSplit | None:
+    """Kept and escalated entries, or ``None`` when no entry carries a route (not a cascade)."""
+    routed = sum(1 for e in entries if e.route is not None)
+    if routed == 0:
+        return None
+    if routed != len(entries):
+        raise DriftInputError(
+            f"{len(entries) - routed} of {len(entries)} log entries of this judge carry no cascade "
+            "route (kept or escalated) while the others do; a cascade logs a route on every pair"
+        )
+    return CascadeSplit(
+        kept=[e for e in entries if e.route == "kept"],
+        escalated=[e for e in entries if e.route == "escalated"],
+    )
+
+
+def route_history(trend: Sequence[Mapping[str, Any]], current: PeriodRoutes) -> list[PeriodRoutes]:
+    """Past periods' routes from the run history (latest run per period), then this period."""
+    by_period: dict[str, PeriodRoutes] = {}
+    for row in trend:
+        r = row.get("routes")
+        if not isinstance(r, Mapping) or r.get("period") in (None, current.period):
+            continue
+        try:
+            routes = PeriodRoutes(
+                str(r["period"]), int(r["pairs"]), int(r["kept"]), int(r["escalated"])
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a hand-edited or older history row: leave it out of the trend
+        by_period.pop(routes.period, None)  # a rerun of a period replaces it, latest last
+        by_period[routes.period] = routes
+    return [*by_period.values(), current]

@@ -20,8 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from judgecache.cascade.selection import BandSelection
 from judgecache.drift import analysis, cascade_health, verdict
-from judgecache.drift.cascade_routes import route_history, split_routes
+from judgecache.drift.cascade_routes import CascadeSplit, route_history, split_routes
 from judgecache.drift.config import DriftConfig
 from judgecache.drift.entry import LogEntry
 from judgecache.drift.hashing import unit_hash
@@ -37,7 +38,7 @@ from judgecache.drift.reference import (
     identity_id,
 )
 from judgecache.drift.report_json import new_report
-from judgecache.drift.sampler import stratified_sample
+from judgecache.drift.sampler import Sample, stratified_sample
 from judgecache.envelope import utc_now_iso
 from judgecache.errors import DriftInputError
 
@@ -176,6 +177,37 @@ def make_baseline(
     _check_rubric(entries, judge)
     threshold = _threshold(cfg, None, entries)
     frame = _decided_by_student(entries)
+    labeller = TeacherLabeller(judge, max_calls=cfg.budget)
+    ref, n_labelled = _measure_reference(cfg, judge, labeller, period, entries, frame, threshold)
+    anchors = (
+        _pick_anchors(cfg, judge, labeller, frame, threshold) if cfg.anchor_count > 0 else None
+    )
+    if save:
+        ref.save(cfg.reference)
+        if anchors is not None:
+            anchors.save(cfg.anchors_path)
+    summary = {
+        "student": student,
+        "period": period.label,
+        "population": len(entries),
+        "labelled": n_labelled,
+        "agreement": ref.agreement,
+        "anchors": len(anchors.anchors) if anchors else 0,
+        "teacher_calls": labeller.calls,
+    }
+    return ref, anchors, summary
+
+
+def _measure_reference(
+    cfg: DriftConfig,
+    judge: Judge,
+    labeller: TeacherLabeller,
+    period: Period,
+    entries: list[LogEntry],
+    frame: list[LogEntry],
+    threshold: float | None,
+) -> tuple[Reference, int]:
+    """Sample the baseline period, label it, and measure what later runs compare against."""
     sample = stratified_sample(
         frame,
         cfg.sample_size,
@@ -186,7 +218,6 @@ def make_baseline(
         oversample=cfg.oversample,
         salt="baseline",
     )
-    labeller = TeacherLabeller(judge, max_calls=cfg.budget)
     outcome = labeller.label_pairs(
         [(it.entry.item_id, _pair(it.entry, judge)) for it in sample.items]
     )
@@ -198,9 +229,8 @@ def make_baseline(
         )
     agree = analysis.agreement_section(data, alpha=cfg.gates.alpha, seed=cfg.seed, n_boot=0)
     calib = analysis.calibration_section(data, alpha=cfg.gates.alpha)
-    first = entries[0]
     ref = Reference(
-        student=dict(first.judge),
+        student=dict(entries[0].judge),
         teacher=judge.teacher.identity.as_dict(),
         task=judge.rubric.task,
         rubric=judge.rubric.name,
@@ -217,49 +247,72 @@ def make_baseline(
         n_labelled=data.n,
         period=period.label,
     )
-    anchors: AnchorSet | None = None
-    if cfg.anchor_count > 0:
-        picked = stratified_sample(
-            frame,
-            cfg.anchor_count,
-            period_label="anchors",
-            threshold=threshold,
-            buckets=cfg.strata,
-            band=cfg.threshold_band,
-            oversample=1.0,
-            salt="anchors",
-        )
-        got = labeller.label_pairs(
-            [(it.entry.item_id, _pair(it.entry, judge)) for it in picked.items]
-        )
-        anchors = AnchorSet(
-            teacher=judge.teacher.identity.as_dict(),
-            rubric=judge.rubric.name,
-            anchors=[
-                Anchor(
-                    it.entry.item_id,
-                    dict(it.entry.inputs),
-                    got.labels[it.entry.item_id],
-                    it.entry.student_score,
-                )
-                for it in picked.items
-                if it.entry.item_id in got.labels
-            ],
-        )
-    if save:
-        ref.save(cfg.reference)
-        if anchors is not None:
-            anchors.save(cfg.anchors_path)
-    summary = {
-        "student": student,
-        "period": period.label,
-        "population": len(entries),
-        "labelled": data.n,
-        "agreement": ref.agreement,
-        "anchors": len(anchors.anchors) if anchors else 0,
-        "teacher_calls": labeller.calls,
-    }
-    return ref, anchors, summary
+    return ref, data.n
+
+
+def _pick_anchors(
+    cfg: DriftConfig,
+    judge: Judge,
+    labeller: TeacherLabeller,
+    frame: list[LogEntry],
+    threshold: float | None,
+) -> AnchorSet:
+    """A fixed set of pairs the teacher re-judges every period (tells teacher drift apart)."""
+    picked = stratified_sample(
+        frame,
+        cfg.anchor_count,
+        period_label="anchors",
+        threshold=threshold,
+        buckets=cfg.strata,
+        band=cfg.threshold_band,
+        oversample=1.0,
+        salt="anchors",
+    )
+    got = labeller.label_pairs([(it.entry.item_id, _pair(it.entry, judge)) for it in picked.items])
+    return AnchorSet(
+        teacher=judge.teacher.identity.as_dict(),
+        rubric=judge.rubric.name,
+        anchors=[
+            Anchor(
+                it.entry.item_id,
+                dict(it.entry.inputs),
+                got.labels[it.entry.item_id],
+                it.entry.student_score,
+            )
+            for it in picked.items
+            if it.entry.item_id in got.labels
+        ],
+    )
+
+
+@dataclass
+class _Period:
+    """What a run checks, prepared and validated: the period's entries and what they are held to."""
+
+    period: Period
+    ref: Reference
+    student: str
+    teacher_id: str
+    entries: list[LogEntry]
+    anchors: list[Anchor]
+    threshold: float | None
+    split: CascadeSplit | None
+    selection: BandSelection | None
+
+    @property
+    def decided(self) -> list[LogEntry]:
+        """The entries whose decision is the student's (a cascade's kept pairs)."""
+        return self.entries if self.split is None else self.split.kept
+
+
+@dataclass
+class _Labels:
+    """The teacher's answers for the sample and the anchors, and the calls they cost."""
+
+    labeller: TeacherLabeller
+    sample: Sample
+    outcome: LabelOutcome
+    anchors: LabelOutcome
 
 
 def run_check(
@@ -272,7 +325,31 @@ def run_check(
     reference: Reference | None = None,
     anchors: AnchorSet | None = None,
 ) -> DriftRun:
-    """One scheduled check of ``cfg.period`` against the reference; the report is saved to history."""
+    """One scheduled check of ``cfg.period`` against the reference; the report is saved to history.
+
+    Stages: prepare (entries, reference, anchors, cascade band), sample, label, measure, decide,
+    record.
+    """
+    run = _prepare(cfg, judge, log, now, reference, anchors)
+    labels = _label(cfg, judge, run, _sample(cfg, run))
+    history = RunHistory(cfg.report_dir)
+    data = analysis.LabelledData.build(
+        labels.sample, labels.outcome.labels, judge.rubric, threshold=run.threshold
+    )
+    sections = _measure(cfg, judge, run, labels, data, history)
+    result = _decide(cfg, run, labels, data, sections)
+    return _record(cfg, judge, log, run, labels, sections, result, history, save)
+
+
+def _prepare(
+    cfg: DriftConfig,
+    judge: Judge,
+    log: ProductionLog,
+    now: datetime | None,
+    reference: Reference | None,
+    anchors: AnchorSet | None,
+) -> _Period:
+    """Resolve the period and load what it is checked against; refuse mismatched inputs."""
     period = resolve_period(cfg, now)
     ref = reference if reference is not None else Reference.load(cfg.reference)
     teacher_id = str(judge.teacher.identity)
@@ -290,145 +367,209 @@ def run_check(
             f"with rubric {anchors.rubric!r}; this run asks {teacher_id!r} with rubric "
             f"{judge.rubric.name!r}: rebuild it with `judgecache drift baseline`"
         )
-    threshold = _threshold(cfg, ref, entries)
-    gates_cfg = cfg.gates
-    alpha, warn = gates_cfg.alpha, gates_cfg.warn_alpha
     split = split_routes(entries)
     if split is None and cfg.cascade is not None:
         raise DriftInputError(
             f"the config names a cascade band ({cfg.cascade}) but no entry of {student!r} in "
             f"{period.label} carries a cascade route: the log is not a cascade's"
         )
-    selection = None if split is None else cascade_health.load_band(cfg.cascade, entries)
-    decided = entries if split is None else split.kept
-    sample = stratified_sample(
-        decided,
+    return _Period(
+        period=period,
+        ref=ref,
+        student=student,
+        teacher_id=teacher_id,
+        entries=entries,
+        anchors=list(anchors.anchors) if anchors is not None else [],
+        threshold=_threshold(cfg, ref, entries),
+        split=split,
+        selection=None if split is None else cascade_health.load_band(cfg.cascade, entries),
+    )
+
+
+def _sample(cfg: DriftConfig, run: _Period) -> Sample:
+    """The stratified sample of the student's decisions to ask the teacher about."""
+    return stratified_sample(
+        run.decided,
         cfg.sample_size,
-        period_label=period.label,
-        threshold=threshold,
+        period_label=run.period.label,
+        threshold=run.threshold,
         buckets=cfg.strata,
         band=cfg.threshold_band,
         oversample=cfg.oversample,
     )
+
+
+def _label(cfg: DriftConfig, judge: Judge, run: _Period, sample: Sample) -> _Labels:
+    """Teacher labels for the sample, then the anchors (unless the teacher is unreachable)."""
     labeller = TeacherLabeller(judge, max_calls=cfg.budget)
     outcome = labeller.label_pairs(
         [(it.entry.item_id, _pair(it.entry, judge)) for it in sample.items]
     )
-    anchor_list = list(anchors.anchors) if anchors is not None else []
     anchor_outcome = LabelOutcome()
-    if anchor_list and not outcome.unreachable:
+    if run.anchors and not outcome.unreachable:
         anchor_outcome = labeller.label_anchors(
-            [(a.item_id, a.inputs) for a in anchor_list], period.label
+            [(a.item_id, a.inputs) for a in run.anchors], run.period.label
         )
-    data = analysis.LabelledData.build(sample, outcome.labels, judge.rubric, threshold=threshold)
-    enough = data.n >= gates_cfg.min_labels
+    return _Labels(labeller, sample, outcome, anchor_outcome)
+
+
+def _measure(
+    cfg: DriftConfig,
+    judge: Judge,
+    run: _Period,
+    labels: _Labels,
+    data: analysis.LabelledData,
+    history: RunHistory,
+) -> dict[str, Any]:
+    """Every section of the report (the cascade's health too, when the log is a cascade's)."""
+    gates_cfg, ref = cfg.gates, run.ref
+    alpha, warn = gates_cfg.alpha, gates_cfg.warn_alpha
     metric = gates_cfg.threshold_metric or ref.threshold_metric
     target = (
         gates_cfg.threshold_target
         if gates_cfg.threshold_target is not None
-        else (ref.threshold_target)
+        else ref.threshold_target
     )
     sections: dict[str, Any] = {
         "agreement": analysis.agreement_section(
             data, alpha=alpha, seed=cfg.seed, n_boot=cfg.bootstrap, reference=ref, warn_alpha=warn
         ),
         "teacher_stability": analysis.teacher_stability_section(
-            anchor_list, anchor_outcome.labels, judge.rubric, alpha=alpha, warn_alpha=warn
+            run.anchors, labels.anchors.labels, judge.rubric, alpha=alpha, warn_alpha=warn
         ),
         "calibration": analysis.calibration_section(data, alpha=alpha, reference=ref),
-        "score_drift": analysis.score_drift_section([e.student_score for e in entries], ref),
+        "score_drift": analysis.score_drift_section([e.student_score for e in run.entries], ref),
         "threshold": analysis.threshold_section(
             data, metric=metric, target=target, alpha=alpha, warn_alpha=warn
         ),
         "segments": analysis.segments_section(
             data, alpha=alpha, reference=ref, tolerance=gates_cfg.agreement_tolerance
         ),
-        "ppi": analysis.ppi_section(decided, data, judge.rubric, alpha=alpha),
+        "ppi": analysis.ppi_section(run.decided, data, judge.rubric, alpha=alpha),
         "disagreements": analysis.disagreements_section(data),
     }
-    history = RunHistory(cfg.report_dir)
-    gates: list[verdict.Gate] = []
-    if split is not None:
+    if run.split is not None:
         sections["agreement"]["scope"] = cascade_health.KEPT_SCOPE
-        routes = route_history(history.trend(student, teacher_id), split.routes(period.label))
+        routes = route_history(
+            history.trend(run.student, run.teacher_id), run.split.routes(run.period.label)
+        )
         sections["cascade_health"] = cascade_health.health_section(
-            split,
+            run.split,
             data,
-            selection,
+            run.selection,
             rubric=judge.rubric,
             routes=routes,
             alpha=alpha,
             min_labels=gates_cfg.min_labels,
         )
+    return sections
+
+
+def _decide(
+    cfg: DriftConfig,
+    run: _Period,
+    labels: _Labels,
+    data: analysis.LabelledData,
+    sections: dict[str, Any],
+) -> verdict.RunVerdict:
+    """The gates over the sections, and the run's verdict."""
+    gates_cfg = cfg.gates
+    enough = data.n >= gates_cfg.min_labels
+    gates: list[verdict.Gate] = []
+    if "cascade_health" in sections:
         # First in the list: Cascade Saturation then leads the reasons of a failed run.
         gates.append(verdict.cascade_gate(sections["cascade_health"]))
     gates += [
         verdict.labels_gate(
-            data.n, len(sample.items), gates_cfg, _why_unlabelled(outcome, cfg.budget)
+            data.n,
+            len(labels.sample.items),
+            gates_cfg,
+            _why_unlabelled(labels.outcome, cfg.budget),
         ),
-        verdict.agreement_gate(sections["agreement"], ref, gates_cfg, enough),
+        verdict.agreement_gate(sections["agreement"], run.ref, gates_cfg, enough),
         verdict.teacher_gate(sections["teacher_stability"], gates_cfg),
         *verdict.calibration_gates(sections["calibration"], gates_cfg, enough),
         verdict.score_drift_gate(sections["score_drift"], gates_cfg),
         verdict.threshold_gate(sections["threshold"], enough),
     ]
-    if anchor_outcome.unreachable and anchor_list:
+    if labels.anchors.unreachable and run.anchors:
         gates.append(
             verdict.Gate(
                 "teacher_reachable",
                 "inconclusive",
-                f"anchor re-judging failed: {anchor_outcome.unreachable}",
+                f"anchor re-judging failed: {labels.anchors.unreachable}",
             )
         )
-    result = verdict.decide(gates)
-    report = new_report(
-        run={
-            "period": {
-                "label": period.label,
-                "start": None if period.start is None else period.start.isoformat(),
-                "end": None if period.end is None else period.end.isoformat(),
-            },
-            "created_at": utc_now_iso(),
-            "student": student,
-            "teacher": teacher_id,
-            "task": judge.rubric.task,
-            "rubric": judge.rubric.name,
-            "threshold": threshold,
-            "alpha": alpha,
-            "interval_level": 1 - 2 * alpha,
-            "reference": {
-                "period": ref.period,
-                "created_at": ref.created_at,
-                "n_labelled": ref.n_labelled,
-                "agreement": ref.agreement,
-            },
-            "config": {
-                "sample_size": cfg.sample_size,
-                "budget": cfg.budget,
-                "anchor_count": cfg.anchor_count,
-                "strata": cfg.strata,
-                "threshold_band": cfg.threshold_band,
-                "oversample": cfg.oversample,
-                "cascade": cfg.cascade,
-                "gates": {k: v for k, v in vars(gates_cfg).items()},
-            },
+    return verdict.decide(gates)
+
+
+def _run_block(cfg: DriftConfig, judge: Judge, run: _Period) -> dict[str, Any]:
+    """The report's ``run`` object: what was checked, against what, with which settings."""
+    period, ref = run.period, run.ref
+    return {
+        "period": {
+            "label": period.label,
+            "start": None if period.start is None else period.start.isoformat(),
+            "end": None if period.end is None else period.end.isoformat(),
         },
+        "created_at": utc_now_iso(),
+        "student": run.student,
+        "teacher": run.teacher_id,
+        "task": judge.rubric.task,
+        "rubric": judge.rubric.name,
+        "threshold": run.threshold,
+        "alpha": cfg.gates.alpha,
+        "interval_level": 1 - 2 * cfg.gates.alpha,
+        "reference": {
+            "period": ref.period,
+            "created_at": ref.created_at,
+            "n_labelled": ref.n_labelled,
+            "agreement": ref.agreement,
+        },
+        "config": {
+            "sample_size": cfg.sample_size,
+            "budget": cfg.budget,
+            "anchor_count": cfg.anchor_count,
+            "strata": cfg.strata,
+            "threshold_band": cfg.threshold_band,
+            "oversample": cfg.oversample,
+            "cascade": cfg.cascade,
+            "gates": dict(vars(cfg.gates)),
+        },
+    }
+
+
+def _record(
+    cfg: DriftConfig,
+    judge: Judge,
+    log: ProductionLog,
+    run: _Period,
+    labels: _Labels,
+    sections: dict[str, Any],
+    result: verdict.RunVerdict,
+    history: RunHistory,
+    save: bool,
+) -> DriftRun:
+    """Assemble the report document, add the trend, and save it to the run history."""
+    sample = labels.sample
+    report = new_report(
+        run=_run_block(cfg, judge, run),
         verdict=result.to_dict(),
         budget={
             "max_teacher_calls": cfg.budget,
-            "teacher_calls": labeller.calls,
-            "sample": outcome.summary(),
-            "anchors": anchor_outcome.summary(),
+            "teacher_calls": labels.labeller.calls,
+            "sample": labels.outcome.summary(),
+            "anchors": labels.anchors.summary(),
         },
         sample={
             "population": sample.population,
             "size": len(sample.items),
             "strata": [s.to_dict() for s in sample.strata],
-            "drawn_from": "all" if split is None else "kept",
+            "drawn_from": "all" if run.split is None else "kept",
             "log": log.stats(),
         },
         sections=sections,
     )
-    report["trend"] = [*history.trend(student, teacher_id), history.summary_row(report)]
+    report["trend"] = [*history.trend(run.student, run.teacher_id), history.summary_row(report)]
     path = history.save(report) if save else None
     return DriftRun(report, result, path)

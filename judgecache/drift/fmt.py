@@ -58,7 +58,12 @@ def bin_ranges(bins: Sequence[Mapping[str, Any]]) -> list[str]:
     >>> bin_ranges([{"upper_edge": 0.0004}, {"upper_edge": 0.5}, {"upper_edge": None}])
     ['< 0.0004', '0.0004 – 0.5', '≥ 0.5']
     """
-    edges = [float(b["upper_edge"]) for b in bins if b.get("upper_edge") is not None]
+    # Only real numbers are edges: a hand-edited report may hold anything.
+    edges = [
+        float(e)
+        for b in bins
+        if isinstance(e := b.get("upper_edge"), int | float) and not isinstance(e, bool)
+    ]
     if not edges:
         return ["all scores"] * len(bins)
     labels = [f"< {edges[0]:.3g}"]

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from judgecache.drift.report_json import dumps, load_report
+from judgecache.drift.report_json import TREND_NUMBERS, dumps, load_report, number
 from judgecache.errors import ConfigError
 
 TREND_LIMIT = 52
@@ -75,7 +75,7 @@ class RunHistory:
         # A cascade's route counts for this period: the escalation-rate trend is read back from here.
         periods = _get(report, "sections", "cascade_health", "escalation", "periods")
         routes = periods[-1] if isinstance(periods, list) and periods else None
-        return {
+        row = {
             "period": _get(report, "run", "period", "label"),
             "created_at": _get(report, "run", "created_at"),
             "status": _get(report, "verdict", "status"),
@@ -95,6 +95,9 @@ class RunHistory:
             ),
             "routes": routes,
         }
+        # A past run file may be hand-edited: a value that is not a number is left out, never
+        # carried into the next report's trend.
+        return {k: number(v) if k in TREND_NUMBERS else v for k, v in row.items()}
 
     def trend(self, student: str, teacher: str, limit: int = TREND_LIMIT) -> list[dict[str, Any]]:
         """Summary rows of past runs of this student and teacher (unreadable files are skipped)."""

@@ -26,6 +26,42 @@ from judgecache.errors import ConfigError
 REPORT_SCHEMA = "judgecache.drift.report/1"
 STATUSES = ("pass", "warn", "fail", "inconclusive")
 REQUIRED = ("schema", "run", "verdict", "budget", "sample", "sections", "trend")
+# The trend row fields that must be numbers (or null): the trend plot draws them.
+TREND_NUMBERS = (
+    "n_labelled",
+    "agreement",
+    "agreement_low",
+    "agreement_high",
+    "kappa",
+    "psi",
+    "ece",
+    "anchor_change_rate",
+    "escalation_rate",
+    "kept_disagreement",
+)
+
+
+def number(value: Any) -> float | int | None:
+    """``value`` when it is a finite number (not a bool), else ``None``.
+
+    >>> number(0.5), number("0.5"), number(True), number(float("nan"))
+    (0.5, None, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_trend(trend: list[Any], where: str) -> None:
+    for i, row in enumerate(trend):
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}: trend[{i}] must be an object, got {type(row).__name__}")
+        for key in TREND_NUMBERS:
+            value = row.get(key)
+            if value is not None and number(value) is None:
+                raise ConfigError(
+                    f"{where}: trend[{i}].{key} must be a number or null, got {value!r:.60}"
+                )
 
 
 def _json_safe(value: Any) -> Any:
@@ -76,6 +112,7 @@ def validate_report(doc: Any, where: str = "report") -> dict[str, Any]:
         raise ConfigError(f"{where}: verdict.status {status!r} not in {list(STATUSES)}")
     if not isinstance(doc["sections"], dict) or not isinstance(doc["trend"], list):
         raise ConfigError(f"{where}: sections must be an object and trend a list")
+    _check_trend(doc["trend"], where)
     return doc
 
 

@@ -115,3 +115,68 @@ def test_unknown_sections_render_generically(report: dict[str, Any]) -> None:
     assert "Future health" in page and "0.310" in page and "2025-W02" in page
     assert "<script>" not in page and "<script>" not in md
     assert "## Future health" in md and "| escalation\\_rate | 0.310 |" in md
+
+
+# Issue 14 items 5 and 6: a run history or report file is input like any other.
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    '<meta http-equiv="refresh" content="0;url=http://attacker.invalid/">',
+]
+
+
+def _tamper(value: Any, i: list[int]) -> Any:
+    """Every number (and every text) in the document replaced by hostile markup."""
+    if isinstance(value, dict):
+        return {k: _tamper(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tamper(v, i) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    i[0] += 1
+    return HOSTILE[i[0] % 2]
+
+
+def test_every_value_in_a_tampered_report_is_escaped_numbers_included(
+    report: dict[str, Any],
+) -> None:
+    doc = copy.deepcopy(report)
+    tampered = {k: _tamper(v, [0]) for k, v in doc.items() if k != "schema"}
+    doc.update(tampered)
+    doc["verdict"]["status"] = "fail"
+    md, page = render_markdown(doc), render_html(doc)
+    for text in (md, page):
+        assert "<img" not in text and '<meta http-equiv="refresh"' not in text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;meta http-equiv=&quot;refresh&quot;" in page
+    # The plots cannot use those values: they are left undrawn, the page still renders.
+    assert "not drawn (the report holds values that are not numbers)" in page
+    assert page.count('src="data:image/png;base64,') == 0
+
+
+def test_a_non_numeric_trend_value_is_a_clear_error_from_judgecache_report(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    from console import judgecache
+
+    doc = copy.deepcopy(report)
+    doc["trend"][0]["agreement"] = "0.9x"
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    for fmt in ("md", "html", "json"):
+        out = judgecache("report", "--run", str(path), "--format", fmt)
+        assert out.returncode == 3, out.stderr
+        assert "trend[0].agreement must be a number or null, got '0.9x'" in out.stderr
+        assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_a_hand_edited_run_file_never_reaches_the_next_trend(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    history = RunHistory(tmp_path)
+    edited = copy.deepcopy(report)
+    edited["sections"]["agreement"]["agreement"]["estimate"] = HOSTILE[0]
+    edited["sections"]["score_drift"]["psi"] = "NaN"
+    history.save(edited)
+    (row,) = history.trend(report["run"]["student"], report["run"]["teacher"])
+    assert row["agreement"] is None and row["psi"] is None
+    assert row["kappa"] == report["sections"]["agreement"]["kappa"]["estimate"]

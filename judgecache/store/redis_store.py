@@ -199,9 +199,13 @@ class RedisStore(Store):
 
     Raises :class:`StorageError` when the server cannot be reached, naming the masked URL.
 
-    >>> s = RedisStore("redis://:secret@cache.internal:6379/2")  # doctest: +SKIP
-    >>> s.url, s.get("missing")  # doctest: +SKIP
-    ('redis://:***@cache.internal:6379/2', None)
+    >>> from judgecache.redis_server import LocalRedisServer
+    >>> with LocalRedisServer() as url:
+    ...     s = RedisStore(url + "/2")
+    ...     s.get("missing") is None, s.url == url + "/2"
+    (True, True)
+    >>> redact_url("redis://:secret@cache.internal:6379/2")  # what `url` shows of a password
+    'redis://:***@cache.internal:6379/2'
     """
 
     def __init__(self, url: str, namespace: str = "v", *, chunk: int = MGET_CHUNK) -> None:

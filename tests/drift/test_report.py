@@ -180,3 +180,15 @@ def test_a_hand_edited_run_file_never_reaches_the_next_trend(
     (row,) = history.trend(report["run"]["student"], report["run"]["teacher"])
     assert row["agreement"] is None and row["psi"] is None
     assert row["kappa"] == report["sections"]["agreement"]["kappa"]["estimate"]
+
+
+def test_markdown_and_html_share_one_section_model(report: dict[str, Any]) -> None:
+    from judgecache.drift.report_view import build_view
+
+    view = build_view(report)
+    md, page = render_markdown(report), render_html(report)
+    for section in view.sections:
+        assert f"## {md_escape(section.title)}" in md
+        assert f'<h2 id="{section.key}">' in page
+    keys = [s.key for s in view.sections]
+    assert keys[:3] == ["reasons", "gates", "trend"] and keys[-2:] == ["budget", "sample"]

@@ -671,9 +671,8 @@ def paired_delta(
         def weighted(
             y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]
         ) -> float:
-            w = "quadratic"
-            return cohen_kappa(y, a, labels=labs, weighting=w) - cohen_kappa(
-                y, b, labels=labs, weighting=w
+            return cohen_kappa(y, a, labels=labs, weighting="quadratic") - cohen_kappa(
+                y, b, labels=labs, weighting="quadratic"
             )
 
         stats["weighted_kappa"] = weighted

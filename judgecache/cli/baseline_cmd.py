@@ -83,13 +83,15 @@ def baseline(
 def _in_sample(part: Any, fitted: Any, cos: Any) -> dict[str, float]:
     import numpy as np
 
-    from judgecache.distill.metrics import cohen_kappa
+    from judgecache.stats import cohen_kappa
 
     truth = np.asarray([p.label for p in part.pairs])
     pred = np.asarray(fitted.labels)[np.searchsorted(np.asarray(fitted.cuts), cos, "right")]
     out = {"n": float(truth.size), "accuracy": float(np.mean(truth == pred))}
     if len(fitted.labels) > 2:
-        out["weighted_kappa"] = cohen_kappa(truth, pred, labels=fitted.labels, weights="quadratic")
+        out["weighted_kappa"] = cohen_kappa(
+            truth, pred, labels=fitted.labels, weighting="quadratic"
+        )
     else:
         out["binary_kappa"] = cohen_kappa(truth, pred, labels=fitted.labels)
     return out

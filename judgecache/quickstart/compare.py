@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from judgecache.distill.metrics import cohen_kappa, with_ci
+from judgecache.stats import cohen_kappa, with_ci
 
 GRADES = (0, 1, 2, 3)
 
 
 def weighted_kappa(truth: Any, pred: Any) -> float:
     """Quadratic-weighted kappa on the relevance grades."""
-    return cohen_kappa(truth, pred, labels=GRADES, weights="quadratic")
+    return cohen_kappa(truth, pred, labels=GRADES, weighting="quadratic")
 
 
 def _gain(truth: Any, first: Any, second: Any) -> float:

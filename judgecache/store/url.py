@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,7 @@ from judgecache.store.base import Store
 from judgecache.store.naming import check_namespace, default_cache_dir, redact_url
 
 OnError = Literal["raise", "fallback"]
-SCHEMES = ("memory", "diskcache", "redis", "rediss")
+SCHEMES = ("memory", "diskcache", "redis", "rediss", "redis+cluster", "redis+sentinel")
 __all__ = [
     "SCHEMES",
     "OnError",
@@ -64,10 +65,24 @@ def open_store(
 
         path = Path(rest).expanduser() if rest else default_cache_dir()
         return DiskStore(path, namespace, size_limit=size_limit)
-    from judgecache.store.redis_store import RedisStore
-
+    remote = _remote_opener(scheme)
     if on_error == "fallback":
         from judgecache.store.policy import FallbackStore
 
-        return FallbackStore(lambda: RedisStore(url, namespace), url=url, namespace=namespace)
-    return RedisStore(url, namespace)
+        return FallbackStore(lambda: remote(url, namespace), url=url, namespace=namespace)
+    return remote(url, namespace)
+
+
+def _remote_opener(scheme: str) -> Callable[[str, str], Store]:
+    """The class that opens a ``redis*://`` URL (imported only when asked for)."""
+    if scheme == "redis+cluster":
+        from judgecache.store.redis_cluster import RedisClusterStore
+
+        return RedisClusterStore
+    if scheme == "redis+sentinel":
+        from judgecache.store.redis_sentinel import RedisSentinelStore
+
+        return RedisSentinelStore
+    from judgecache.store.redis_store import RedisStore
+
+    return RedisStore

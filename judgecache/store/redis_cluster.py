@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -55,7 +56,13 @@ class RedisClusterStore(ReplicatedRedisStore):
         node = cluster.get_node_from_key(key)
         return cast(redis.Redis, cluster.get_redis_connection(node))
 
-    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+    def _refresh(self) -> None:
+        # Writes that must be followed by WAIT go through a per-node client, which bypasses the
+        # cluster client's own map refresh on errors: ask the live nodes for the slot map again.
+        with contextlib.suppress(redis.RedisError):
+            cast(RedisCluster, self._client).nodes_manager.initialize()
+
+    def _get_many(self, keys: Sequence[str]) -> list[str | None]:
         out: list[str | None] = []
         cluster = cast(RedisCluster, self._client)
         with self._guard("MGET per slot"):

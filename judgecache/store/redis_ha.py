@@ -9,6 +9,13 @@ settings plus two durability settings:
     :class:`StorageError` (the write is on the master but not promised to survive its loss).
 ``wait_timeout_ms=T`` (default 1000)
     How long ``WAIT`` may block.
+``failover_window_s=S`` (default 15)
+    While a master fails over, operations see refused connections, ``CLUSTERDOWN``, ``MOVED``
+    storms or ``READONLY`` from a demoted master. Reads, writes, leases and ledger updates are
+    retried with backoff (redis-py refreshes the slot map / asks the sentinels again) for up to
+    ``S`` seconds; after that the :class:`StorageError` says the failover did not finish. A write
+    retried this way is repeated whole: values and lease grants are idempotent, a ledger update
+    whose reply was lost may be counted twice (counters are at-least-once across a failover).
 
 Without ``wait_replicas`` replication is asynchronous: a label acknowledged by a master that dies
 before its replica copied it is lost (the next run pays for it once more), and a lease lost that
@@ -21,8 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
@@ -31,11 +39,27 @@ from judgecache.errors import ConfigError, StorageError
 from judgecache.store.naming import check_namespace, redact_url
 from judgecache.store.redis_store import _DEFAULTS, _RELEASE, _RENEW, _SETTINGS, RedisStore
 
-_DURABILITY = frozenset({"wait_replicas", "wait_timeout_ms"})
+_T = TypeVar("_T")
+# What a failover looks like from a client: the old master gone, the slot map changing, a
+# demoted master refusing writes, a promoted one still loading.
+TRANSIENT = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.MovedError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.SlotNotCoveredError,
+)
+
+_DURABILITY = frozenset({"wait_replicas", "wait_timeout_ms", "failover_window_s"})
 _INT_SETTINGS = frozenset(
     {"db", "max_connections", "protocol", "health_check_interval", "wait_replicas"}
 )
-_FLOAT_SETTINGS = frozenset({"socket_timeout", "socket_connect_timeout", "wait_timeout_ms"})
+_FLOAT_SETTINGS = frozenset(
+    {"socket_timeout", "socket_connect_timeout", "wait_timeout_ms", "failover_window_s"}
+)
 _BOOL_SETTINGS = frozenset({"socket_keepalive", "retry_on_timeout"})
 
 
@@ -138,6 +162,7 @@ class ReplicatedRedisStore(RedisStore):
         self._ctr = self._prefix + "ctr:"
         self._wait = int(options.get("wait_replicas", 0))
         self._wait_ms = int(options.get("wait_timeout_ms", 1000))
+        self._window_s = float(options.get("failover_window_s", 15.0))
         self._conn: dict[str, Any] = {**_DEFAULTS, **_connection(options)}
         if user and "username" not in self._conn:
             self._conn["username"] = user
@@ -178,22 +203,74 @@ class ReplicatedRedisStore(RedisStore):
                 "it may not survive a failover"
             )
 
+    def _through_failover(self, op: Callable[[], _T]) -> _T:
+        """Run ``op``, retrying transient failover errors for up to ``failover_window_s``."""
+        deadline = time.monotonic() + self._window_s
+        delay = 0.05
+        while True:
+            try:
+                return op()
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, TRANSIENT) or time.monotonic() >= deadline:
+                    if isinstance(exc.__cause__, TRANSIENT):
+                        exc.add_note(
+                            f"still failing after {self._window_s:g} s of retries "
+                            "(failover_window_s): is a failover stuck or the whole topology down?"
+                        )
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            self._refresh()
+
+    def _refresh(self) -> None:
+        """Forget where masters were (after a transient error); the default keeps nothing."""
+
+    def get(self, key: str) -> str | None:
+        return self._through_failover(lambda: RedisStore.get(self, key))
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return self._through_failover(lambda: self._get_many(keys))
+
+    def _get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return RedisStore.get_many(self, keys)
+
+    def delete(self, key: str) -> bool:
+        return self._through_failover(lambda: RedisStore.delete(self, key))
+
+    def release_lease(self, key: str, owner: str) -> None:
+        self._through_failover(lambda: RedisStore.release_lease(self, key, owner))
+
     def set(self, key: str, value: str) -> None:
-        if not self._wait:
-            return super().set(key, value)
-        self._acked("SET + WAIT", [self._v + key], lambda p, k: p.set(k, value))
+        self._through_failover(lambda: self._set(key, value))
 
     def set_many(self, items: Mapping[str, str]) -> None:
+        self._through_failover(lambda: self._set_many(items))
+
+    def add(self, key: str, value: str) -> bool:
+        return self._through_failover(lambda: self._add(key, value))
+
+    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+        return self._through_failover(lambda: self._acquire_lease(key, owner, ttl_s))
+
+    def incr_counters(self, group: str, amounts: Mapping[str, float]) -> None:
+        self._through_failover(lambda: self._incr_counters(group, amounts))
+
+    def _set(self, key: str, value: str) -> None:
         if not self._wait:
-            return super().set_many(items)
+            return RedisStore.set(self, key, value)
+        self._acked("SET + WAIT", [self._v + key], lambda p, k: p.set(k, value))
+
+    def _set_many(self, items: Mapping[str, str]) -> None:
+        if not self._wait:
+            return RedisStore.set_many(self, items)
         values = {self._v + k: v for k, v in items.items()}
         full = list(values)
         for i in range(0, len(full), self._chunk):
             self._acked("pipelined SET + WAIT", full[i : i + self._chunk], _setter(values))
 
-    def add(self, key: str, value: str) -> bool:
+    def _add(self, key: str, value: str) -> bool:
         if not self._wait:
-            return super().add(key, value)
+            return RedisStore.add(self, key, value)
         node = self._node_for(self._v + key)
         with self._guard("SET NX + WAIT"):
             pipe = node.pipeline(transaction=False)
@@ -203,7 +280,7 @@ class ReplicatedRedisStore(RedisStore):
         self._check_acked("SET NX", int(acked))
         return bool(stored)
 
-    def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
+    def _acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
         ms = max(1, round(ttl_s * 1000))
         if not self._wait:
             with self._guard("lease grant"):
@@ -217,7 +294,7 @@ class ReplicatedRedisStore(RedisStore):
         self._check_acked("lease grant", int(acked))
         return bool(granted)
 
-    def incr_counters(self, group: str, amounts: Mapping[str, float]) -> None:
+    def _incr_counters(self, group: str, amounts: Mapping[str, float]) -> None:
         if not amounts:
             return
         args: list[str | float] = []

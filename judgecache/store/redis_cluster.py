@@ -44,17 +44,22 @@ class RedisClusterStore(ReplicatedRedisStore):
             raise ConfigError(f"a {SCHEME}:// URL takes no path: a cluster has only db 0")
         self._setup(url, namespace, options, chunk)
         with self._guard("connect"):
-            self._client = RedisCluster(
-                startup_nodes=[ClusterNode(h, p) for h, p in hosts],
-                decode_responses=True,
-                **self._conn,
+            # redis-py types RedisCluster apart from Redis, but it answers every command the
+            # single-node methods send (routing each by its key).
+            self._client = cast(
+                redis.Redis,
+                RedisCluster(
+                    startup_nodes=[ClusterNode(h, p) for h, p in hosts],  # type: ignore[no-untyped-call]
+                    decode_responses=True,
+                    **self._conn,
+                ),
             )
         self._scripts()
 
     def _node_for(self, key: str) -> redis.Redis:
         cluster = cast(RedisCluster, self._client)
-        node = cluster.get_node_from_key(key)
-        return cast(redis.Redis, cluster.get_redis_connection(node))
+        node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+        return cluster.get_redis_connection(node)
 
     def _refresh(self) -> None:
         # Writes that must be followed by WAIT go through a per-node client, which bypasses the
@@ -75,7 +80,7 @@ class RedisClusterStore(ReplicatedRedisStore):
         """Namespace entries plus memory and evictions summed over the masters."""
         cluster = cast(RedisCluster, self._client)
         with self._guard("INFO"):
-            masters = cluster.get_primaries()
+            masters = cluster.get_primaries()  # type: ignore[no-untyped-call]
             per_node = [cluster.get_redis_connection(n).info() for n in masters]
         limits = [int(s.get("maxmemory", 0)) for s in per_node]
         return {

@@ -192,7 +192,7 @@ class ReplicatedRedisStore(RedisStore):
                 pipe = node.pipeline(transaction=False)
                 for key in node_keys:
                     write(pipe, key)
-                pipe.execute_command("WAIT", self._wait, self._wait_ms)
+                pipe.wait(self._wait, self._wait_ms)
                 self._check_acked(action, int(pipe.execute()[-1]))
 
     def _check_acked(self, action: str, acked: int) -> None:
@@ -275,7 +275,7 @@ class ReplicatedRedisStore(RedisStore):
         with self._guard("SET NX + WAIT"):
             pipe = node.pipeline(transaction=False)
             pipe.set(self._v + key, value, nx=True)
-            pipe.execute_command("WAIT", self._wait, self._wait_ms)
+            pipe.wait(self._wait, self._wait_ms)
             stored, acked = pipe.execute()
         self._check_acked("SET NX", int(acked))
         return bool(stored)
@@ -289,7 +289,7 @@ class ReplicatedRedisStore(RedisStore):
         with self._guard("lease grant + WAIT"):
             pipe = node.pipeline(transaction=False)
             self._grant(keys=[self._lease + key], args=[owner, ms], client=pipe)
-            pipe.execute_command("WAIT", self._wait, self._wait_ms)
+            pipe.wait(self._wait, self._wait_ms)
             granted, acked = pipe.execute()
         self._check_acked("lease grant", int(acked))
         return bool(granted)

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import redis
 from redis.sentinel import Sentinel
@@ -61,16 +61,16 @@ class RedisSentinelStore(ReplicatedRedisStore):
         if options.get("sentinel_password"):
             sentinel_kwargs["password"] = options["sentinel_password"]
         with self._guard("connect"):
-            self._sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **self._conn)
-            self._client = self._sentinel.master_for(self.service, db=db, decode_responses=True)
+            self._sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **self._conn)  # type: ignore[no-untyped-call]
+            self._client = self._sentinel.master_for(self.service, db=db, decode_responses=True)  # type: ignore[no-untyped-call]
         self._scripts()
 
     def _node_for(self, key: str) -> redis.Redis:
-        return cast(redis.Redis, self._client)
+        return self._client
 
     def info(self) -> dict[str, Any]:
         facts = super().info()
         with self._guard("SENTINEL get-master-addr-by-name"):
-            host, port = self._sentinel.discover_master(self.service)
+            host, port = self._sentinel.discover_master(self.service)  # type: ignore[no-untyped-call]
         facts.update(service=self.service, master=f"{host}:{port}")
         return facts

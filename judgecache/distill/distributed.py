@@ -60,6 +60,15 @@ def share(batch: Sequence[int], rank: int, size: int) -> list[int]:
     return list(batch[rank::size])
 
 
+def mean_over_ranks(value: torch.Tensor) -> float:
+    """The mean of a scalar over the ranks (the value itself outside a process group)."""
+    if not active():
+        return float(value)
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return float(total) / dist.get_world_size()
+
+
 def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``module`` in DDP when a process group is active (gradients averaged over ranks)."""
     if not active():

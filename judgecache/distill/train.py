@@ -533,7 +533,8 @@ def _run_epochs(
                 optimizer.step()
                 schedule.step()
                 loop.step += 1
-                loop.losses.append(float(loss.detach()))
+                # Each rank's loss is its scaled share; their mean is the whole batch's loss.
+                loop.losses.append(distributed.mean_over_ranks(loss.detach()))
                 bar.update(1)
                 evaluated = loop.step % eval_every == 0 or loop.step == total
                 if evaluated:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -50,28 +51,35 @@ def redis_server() -> Iterator[str]:
         server.stop()
 
 
+Topology = TypeVar("Topology", LocalRedisCluster, LocalRedisSentinel)
+
+
+def started(topology: Topology) -> Iterator[Topology]:
+    """Start ``topology`` (or fail clearly without a redis-server binary); stop it afterwards."""
+    start_redis_server().stop()  # the same clear failure when no binary is installed
+    topology.start()
+    try:
+        yield topology
+    finally:
+        topology.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalRedisCluster]:
     """A 3-master, 3-replica Redis Cluster on loopback, shared by the session."""
-    start_redis_server().stop()  # the same clear failure when no binary is installed
-    cluster = LocalRedisCluster(masters=3, replicas=1)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from started(LocalRedisCluster(masters=3, replicas=1))
 
 
 @pytest.fixture(scope="session")
 def redis_sentinel() -> Iterator[LocalRedisSentinel]:
     """A master, one replica and one sentinel on loopback, shared by the session."""
-    start_redis_server().stop()
-    setup = LocalRedisSentinel(service="judgecache-test")
-    setup.start()
-    try:
-        yield setup
-    finally:
-        setup.stop()
+    yield from started(LocalRedisSentinel(service="judgecache-test"))
+
+
+@pytest.fixture
+def doomed_cluster() -> Iterator[LocalRedisCluster]:
+    """A private 3-master cluster with 2 replicas each (a test kills one master)."""
+    yield from started(LocalRedisCluster(masters=3, replicas=2))
 
 
 def replicated_url(backend: str, request: pytest.FixtureRequest) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from judgecache.cli.options import output_option
+
 
 @click.command("merge")
 @click.argument(
@@ -21,14 +23,7 @@ import click
     metavar="PART.jsonl...",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The merged file, in input order, as one unsharded run would have written it.",
-)
+@output_option("The merged file, in input order, as one unsharded run would have written it.")
 def merge(parts: tuple[Path, ...], output_path: Path) -> None:
     """Merge sharded score outputs (every shard once) into one file in input order.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -85,17 +84,6 @@ def test_sentinel_store_reports_its_service_and_master(redis_sentinel: LocalRedi
 
 def _node(port: int) -> redis.Redis:
     return redis.Redis(port=port, decode_responses=True)
-
-
-@pytest.fixture
-def doomed_cluster() -> Iterator[LocalRedisCluster]:
-    """A private 3-master cluster with 2 replicas each (one master will be killed)."""
-    cluster = LocalRedisCluster(masters=3, replicas=2)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 class CountingTeacher:

@@ -13,7 +13,7 @@ settings plus two durability settings:
     While a master fails over, operations see refused connections, ``CLUSTERDOWN``, ``MOVED``
     storms or ``READONLY`` from a demoted master. Reads, writes, leases and ledger updates are
     retried with backoff (redis-py refreshes the slot map / asks the sentinels again) for up to
-    ``S`` seconds; after that the :class:`StorageError` says the failover did not finish. A write
+    ``S`` seconds (scans -- ``keys``, ``count``, ``clear`` -- are not retried: rerun them); after that the :class:`StorageError` says the failover did not finish. A write
     retried this way is repeated whole: values and lease grants are idempotent, a ledger update
     whose reply was lost may be counted twice (counters are at-least-once across a failover).
 
@@ -236,6 +236,9 @@ class ReplicatedRedisStore(RedisStore):
 
     def delete(self, key: str) -> bool:
         return self._through_failover(lambda: RedisStore.delete(self, key))
+
+    def get_counters(self, group: str) -> dict[str, float]:
+        return self._through_failover(lambda: RedisStore.get_counters(self, group))
 
     def release_lease(self, key: str, owner: str) -> None:
         self._through_failover(lambda: RedisStore.release_lease(self, key, owner))

@@ -172,3 +172,40 @@ def test_sentinel_failover_keeps_acknowledged_labels() -> None:
         assert store.info()["master"] == f"127.0.0.1:{promoted}"
     finally:
         setup.stop()
+
+
+@pytest.mark.redis
+def test_a_slot_migrating_mid_run_is_followed_through_ask_and_moved(
+    redis_cluster: LocalRedisCluster,
+) -> None:
+    store = open_store(redis_cluster.url + "?wait_replicas=1", f"moving-{uuid.uuid4().hex[:8]}")
+    store.set_many({"stays": "1", "moves": "2"})
+    assert store.acquire_lease("moves", "holder", 60.0)
+    raw = f"judgecache:{store.namespace}:v:moves"
+    lease = f"judgecache:{store.namespace}:lease:moves"
+    source = redis_cluster.master_of(raw)
+    target = next(
+        n
+        for n in redis_cluster.alive()
+        if n.port != source.port and _node(n.port).info("replication")["role"] == "master"
+    )
+    src, dst = _node(source.port), _node(target.port)
+    slot = int(src.cluster("keyslot", raw))
+    src_id, dst_id = src.cluster("myid"), dst.cluster("myid")
+    dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    movers = [k for k in src.cluster("getkeysinslot", slot, 100)]
+    assert raw in movers
+    src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *movers)
+    # Mid-migration the source answers ASK for the moved keys: redis-py follows it.
+    assert store.get_many(["stays", "moves"]) == ["1", "2"]
+    if lease in movers:
+        assert store.acquire_lease("moves", "intruder", 60.0) is False
+    for node in (src, dst):
+        node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    # Now the source answers MOVED and the client learns the new owner.
+    assert store.get("moves") == "2"
+    store.set("moves", "3")
+    assert dst.get(raw) == "3"
+    assert store.acquire_lease("moves", "intruder", 60.0) is False  # still held, wherever it lives
+    store.clear()

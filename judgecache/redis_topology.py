@@ -146,6 +146,22 @@ class LocalRedisCluster:
                     return node
         raise StorageError(f"no live master serves slot {slot}")
 
+    def replicas_of(self, port: int) -> list[int]:
+        """Ports of the replicas of the master on ``port``."""
+        info = _client(port).info("replication")
+        return [
+            int(v["port"]) for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)
+        ]
+
+    def allow_failover(self, replicas: list[int], allowed: bool) -> None:
+        """Let (or stop) these replicas take over from a failed master.
+
+        Holding a failover makes "the master is dead and nobody has replaced it yet" a state a
+        test can observe for as long as it needs, instead of a race against the election.
+        """
+        for port in replicas:
+            _client(port).config_set("cluster-replica-no-failover", "no" if allowed else "yes")
+
     def kill_master_of(self, key: str) -> int:
         """SIGKILL the master serving ``key``; return its port."""
         node = self.master_of(key)

@@ -135,11 +135,14 @@ def test_killing_a_cluster_master_mid_run_loses_no_label_and_pays_no_pair_twice(
     before = dict(zip(keys, reader.get_many(keys), strict=True))  # acknowledged labels so far
     victim = keys[0]
     raw_victim = f"judgecache:{namespace}:v:{victim}"
+    replicas = doomed_cluster.replicas_of(doomed_cluster.master_of(raw_victim).port)
+    doomed_cluster.allow_failover(replicas, False)  # hold the window open while we look inside
     dead = doomed_cluster.kill_master_of(raw_victim)
-    # Inside the window (the node timeout alone is 1 s) an impatient client gets a clear error.
+    # Inside the window a client that does not wait for the failover gets a clear error.
     impatient = open_store(doomed_cluster.url + "?failover_window_s=0", namespace)
     with pytest.raises(StorageError, match=r"redis cache redis\+cluster://.*GET failed"):
         impatient.get(victim)
+    doomed_cluster.allow_failover(replicas, True)
     promoted = doomed_cluster.wait_for_failover(raw_victim, dead)
     for t in threads:
         t.join(180)

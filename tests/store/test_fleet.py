@@ -32,12 +32,13 @@ def test_four_sharded_workers_pay_once_per_pair_and_merge_into_one_result(
     env = {**os.environ, "JC_CALLS": str(calls), "PYTHONPATH": str(TEACHERS),
            "JUDGECACHE_DIR": str(tmp_path / "local")}  # fmt: skip
     namespace_env = {**env, "JUDGECACHE_CACHE": cache}
+    tag = f"fleet-{uuid.uuid4().hex[:6]}"
 
     def worker(i: int, out: Path) -> subprocess.Popen[str]:
         return subprocess.Popen(
             ["judgecache", "score", str(src), "--judge", SPEC, "--shard", f"{i}/4",
              "--cache", cache, "-o", str(out), "--no-progress", "--json",
-             "--tag", f"fleet-{uuid.uuid4().hex[:6]}"],
+             "--tag", tag],
             env=namespace_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
@@ -48,6 +49,11 @@ def test_four_sharded_workers_pay_once_per_pair_and_merge_into_one_result(
 
     called = calls.read_text().splitlines()
     assert len(called) == 100 == len(set(called))  # exactly one teacher call per unique pair
+    stats = subprocess.run(["judgecache", "stats", "--cache", cache, "--json"],
+                           env=env, capture_output=True, text=True)  # fmt: skip
+    assert stats.returncode == 0, stats.stderr
+    (row,) = [r for r in json.loads(stats.stdout)["rows"] if r["tag"] == tag]
+    assert row["calls"] == 100  # the shared ledger, updated by 4 processes at once, adds up
     shares = [len(p.read_text().splitlines()) for p in parts]
     assert sum(shares) == len(rows) and min(shares) > 0
 

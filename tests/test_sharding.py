@@ -88,5 +88,5 @@ def test_score_rejects_a_bad_shard_with_a_usage_error(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )  # fmt: skip
-    assert done.returncode == 2
-    assert "--shard must be I/N" in done.stderr
+    assert done.returncode == 3  # the CLI's exit code for a configuration or usage error
+    assert "Invalid value for '--shard': --shard must be I/N" in done.stderr

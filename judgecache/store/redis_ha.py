@@ -36,8 +36,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import redis
 
 from judgecache.errors import ConfigError, StorageError
+from judgecache.store.base import Store
 from judgecache.store.naming import check_namespace, redact_url
-from judgecache.store.redis_store import _DEFAULTS, _RELEASE, _RENEW, _SETTINGS, RedisStore
+from judgecache.store.redis_store import (
+    _DEFAULTS,
+    _RELEASE,
+    _RENEW,
+    _SETTINGS,
+    _TAKE_OVER,
+    RedisStore,
+)
 
 _T = TypeVar("_T")
 # What a failover looks like from a client: the old master gone, the slot map changing, a
@@ -90,7 +98,8 @@ def parse_options(url: str, scheme: str, extra: frozenset[str] = frozenset()) ->
     >>> parse_options("redis+cluster://h:1?socket_timeout=2&wait_replicas=1", "redis+cluster")
     {'socket_timeout': 2.0, 'wait_replicas': 1}
     """
-    allowed = (_SETTINGS - {"db"}) | _DURABILITY | extra
+    # reconnect_s is the single-node reconnect window; failover_window_s plays that part here.
+    allowed = (_SETTINGS - {"db", "reconnect_s"}) | _DURABILITY | extra
     raw = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     unknown = sorted(set(raw) - allowed)
     if unknown:
@@ -152,6 +161,7 @@ class ReplicatedRedisStore(RedisStore):
     def _setup(self, url: str, namespace: str, options: Mapping[str, Any], chunk: int) -> None:
         """Everything :class:`RedisStore` keeps, for a client the subclass builds next."""
         self.url = redact_url(url)
+        self._dial_url = url  # with the password: only ever given back to this class
         self.namespace = check_namespace(namespace)
         user, password = credentials(url)
         self._secrets = [s for s in (password, options.get("password")) if s]
@@ -172,6 +182,7 @@ class ReplicatedRedisStore(RedisStore):
     def _scripts(self) -> None:
         self._release = self._client.register_script(_RELEASE)
         self._renew = self._client.register_script(_RENEW)
+        self._take_over = self._client.register_script(_TAKE_OVER)
         self._grant = self._client.register_script(_GRANT)
         self._incr = self._client.register_script(_INCR)
         with self._guard("connect"):
@@ -239,6 +250,17 @@ class ReplicatedRedisStore(RedisStore):
 
     def get_counters(self, group: str) -> dict[str, float]:
         return self._through_failover(lambda: RedisStore.get_counters(self, group))
+
+    def lease_holder(self, key: str) -> str | None:
+        return self._through_failover(lambda: RedisStore.lease_holder(self, key))
+
+    def take_over_lease(self, key: str, holder: str, owner: str, ttl_s: float) -> bool:
+        return self._through_failover(
+            lambda: RedisStore.take_over_lease(self, key, holder, owner, ttl_s)
+        )
+
+    def sibling(self, namespace: str) -> Store:
+        return type(self)(self._dial_url, namespace, chunk=self._chunk)
 
     def release_lease(self, key: str, owner: str) -> None:
         self._through_failover(lambda: RedisStore.release_lease(self, key, owner))

@@ -469,8 +469,9 @@ def train_student(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total, int(cfg.warmup_ratio * total))
     )
-    can_resume = resume and checkpoint_dir is not None and (checkpoint_dir / "state.json").is_file()
-    loop = _resume(checkpoint_dir, model, optimizer, schedule) if can_resume else _Loop()  # type: ignore[arg-type]
+    loop = _Loop()
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "state.json").is_file():
+        loop = _resume(checkpoint_dir, model, optimizer, schedule)
     evaluate = partial(_evaluate, model, pe, val, val_labels, labels, device, cfg.batch_size)
     if loop.step == 0 and val:
         loop.best, loop.best_step, loop.best_state = evaluate(), 0, _snapshot(model)

@@ -212,3 +212,18 @@ def test_a_slot_migrating_mid_run_is_followed_through_ask_and_moved(
     assert dst.get(raw) == "3"
     assert store.acquire_lease("moves", "intruder", 60.0) is False  # still held, wherever it lives
     store.clear()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("topology", ["redis_cluster", "redis_sentinel"])
+def test_a_write_fewer_replicas_acknowledge_than_asked_is_a_clear_error(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(topology).url  # one replica per master
+    store = open_store(f"{url}?wait_replicas=2&wait_timeout_ms=50", f"short-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(StorageError, match=r"only 1 of 2 replicas acknowledged it within 50 ms"):
+        store.set("k", "1")
+    with pytest.raises(StorageError, match=r"lease grant reached the master but only 1 of 2"):
+        store.acquire_lease("k", "me", 5.0)
+    assert store.get("k") == "1"  # on the master, but not promised to survive its loss
+    store.clear()

@@ -15,7 +15,8 @@ settings plus two durability settings:
     retried with backoff (redis-py refreshes the slot map / asks the sentinels again) for up to
     ``S`` seconds (scans -- ``keys``, ``count``, ``clear`` -- are not retried: rerun them); after that the :class:`StorageError` says the failover did not finish. A write
     retried this way is repeated whole: values and lease grants are idempotent, a ledger update
-    whose reply was lost may be counted twice (counters are at-least-once across a failover).
+    whose reply was lost may be counted twice (counters are at-least-once across a failover), and an
+    ``add`` (set if absent) whose reply was lost reports False for its own write.
 
 Without ``wait_replicas`` replication is asynchronous: a label acknowledged by a master that dies
 before its replica copied it is lost (the next run pays for it once more), and a lease lost that

@@ -1,7 +1,7 @@
 """What the Redis Cluster and Sentinel backends share: multi-host URLs and acknowledged writes.
 
 Both URLs name several hosts (``host:port[,host:port...]``) and take the single-node connection
-settings plus two durability settings:
+settings (except ``reconnect_s``) plus three of their own:
 
 ``wait_replicas=N`` (default 0)
     After each value write, lease grant and ledger update, send ``WAIT N wait_timeout_ms`` on
@@ -13,10 +13,11 @@ settings plus two durability settings:
     While a master fails over, operations see refused connections, ``CLUSTERDOWN``, ``MOVED``
     storms or ``READONLY`` from a demoted master. Reads, writes, leases and ledger updates are
     retried with backoff (redis-py refreshes the slot map / asks the sentinels again) for up to
-    ``S`` seconds (scans -- ``keys``, ``count``, ``clear`` -- are not retried: rerun them); after that the :class:`StorageError` says the failover did not finish. A write
-    retried this way is repeated whole: values and lease grants are idempotent, a ledger update
-    whose reply was lost may be counted twice (counters are at-least-once across a failover), and an
-    ``add`` (set if absent) whose reply was lost reports False for its own write.
+    ``S`` seconds; after that the :class:`StorageError` says the failover did not finish. Scans
+    (``keys``, ``count``, ``clear``) are not retried: rerun them. A retried write is repeated
+    whole: values and lease grants are idempotent; a ledger update whose reply was lost may be
+    counted twice (counters are at-least-once across a failover), and an ``add`` (set if absent)
+    whose reply was lost reports False for its own write.
 
 Without ``wait_replicas`` replication is asynchronous: a label acknowledged by a master that dies
 before its replica copied it is lost (the next run pays for it once more), and a lease lost that

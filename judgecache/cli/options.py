@@ -16,7 +16,8 @@ cache_option = click.option(
     metavar="URL",
     envvar="JUDGECACHE_CACHE",
     default=None,
-    help="Cache backend: memory://, diskcache://PATH, redis://HOST:PORT/DB, rediss://... "
+    help="Cache backend: memory://, diskcache://PATH, redis://HOST:PORT/DB, rediss://..., "
+    "redis+cluster://HOST:PORT[,...], redis+sentinel://HOST:PORT[,...]/SERVICE/DB "
     "[default: $JUDGECACHE_CACHE, else diskcache in the user cache directory]",
 )
 
@@ -53,6 +54,18 @@ def judge_option(required: bool = True) -> Callable[[F], F]:
         help="Judge spec: openai:MODEL, anthropic:MODEL, replay:FILE.jsonl, "
         "replay:trec:QRELS,TOPICS,COLLECTION, human:NAME, student:PATH, embedding:default, "
         "embedding:PATH, cascade:STUDENT>TEACHER, python:MODULE:FUNCTION.",
+    )
+
+
+def output_option(help: str) -> Callable[[F], F]:
+    """``-o/--output FILE`` (required), passed as ``output_path``."""
+    return click.option(
+        "-o",
+        "--output",
+        "output_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
     )
 
 

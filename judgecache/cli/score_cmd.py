@@ -28,12 +28,20 @@ from judgecache.cli.options import (
     judge_options,
     task_option,
 )
-from judgecache.errors import AuthError, BudgetExceededError, JudgecacheError
+from judgecache.errors import AuthError, BudgetExceededError, ConfigError, JudgecacheError
+from judgecache.sharding import LINE_FIELD, Shard, parse_shard, shard_records
 
 
 def _count_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _shard(value: str | None) -> Shard | None:
+    try:
+        return parse_shard(value) if value else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("score")
@@ -97,6 +105,14 @@ def _count_lines(path: Path) -> int:
     help="Show a progress bar on stderr.",
 )
 @band_option
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    callback=lambda _ctx, _param, value: _shard(value),
+    help="Judge only worker I's share of N (by key hash; 0 <= I < N); merge the parts with "
+    "`judgecache merge`.",
+)
 @fallback_option
 @json_option
 def score(
@@ -116,6 +132,7 @@ def score(
     band_path: str | None,
     on_storage_error: str,
     as_json: bool,
+    shard: Shard | None = None,
 ) -> None:
     """Judge the pairs of IN.jsonl (one JSON object per line with the task's two fields:
     query/doc for relevance, context/answer for faithfulness) and write them with their labels.
@@ -148,6 +165,8 @@ def score(
     total = _count_lines(input_path) if progress else None
     bar = tqdm(total=total, unit="pair", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     records: Iterator[Any] = iter(read_pairs(input_path, judge.rubric.fields))
+    if shard is not None:
+        records = shard_records(records, shard, judge)
     errors = 0
     first_error: JudgecacheError | None = None
     stopped: BudgetExceededError | AuthError | None = None
@@ -160,7 +179,7 @@ def score(
                 (r.inputs[judge.rubric.fields[0]], r.inputs[judge.rubric.fields[1]]) for r in chunk
             ]
             results = judge.score_many_settled(pairs, progress=bar.update)
-            failed, stopped = _write_rows(out, chunk, results)
+            failed, stopped = _write_rows(out, chunk, results, with_line=shard is not None)
             errors += len(failed)
             first_error = first_error or next(iter(failed), None)
         bar.close()
@@ -173,13 +192,15 @@ def score(
 
 
 def _write_rows(
-    out: Any, chunk: list[Any], results: Any
+    out: Any, chunk: list[Any], results: Any, *, with_line: bool = False
 ) -> tuple[list[JudgecacheError], BudgetExceededError | AuthError | None]:
     """Write each judged row (or its error); return the failures and why to stop, if at all."""
     failed: list[JudgecacheError] = []
     stopped: BudgetExceededError | AuthError | None = None
     for record, result in zip(chunk, results, strict=True):
         row = dict(record.row)
+        if with_line:
+            row[LINE_FIELD] = record.line  # sharded: `judgecache merge` restores input order
         if isinstance(result, BudgetExceededError):
             stopped = result
             continue  # not judged: leave it out so a rerun's output is the complete one

@@ -20,14 +20,17 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from numpy.typing import NDArray
 from safetensors.torch import load_file, save_file
 
+from judgecache.distill import distributed
 from judgecache.distill.config import TrainConfig
 from judgecache.distill.data import LabeledPair, binary_label
 from judgecache.distill.model import PairEncoder, StudentModel
@@ -288,6 +291,156 @@ def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
+@dataclass
+class _Loop:
+    """The loop's progress: what a checkpoint stores and a resumed run restores."""
+
+    step: int = 0
+    best: float = -math.inf
+    best_step: int = 0
+    bad_evals: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    resumed_from: int = 0
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "best": self.best,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "history": self.history,
+            "losses": self.losses,
+        }
+
+    def result(self, seconds: float, stopped: bool) -> TrainResult:
+        return TrainResult(
+            self.step, seconds, self.best, self.best_step, stopped, self.losses, self.history,
+            self.resumed_from,
+        )  # fmt: skip
+
+
+class _HeadForward(torch.nn.Module):
+    """Encoder + head as one ``forward`` so DistributedDataParallel can sync its gradients."""
+
+    def __init__(self, model: StudentModel, pe: PairEncoder, device: torch.device) -> None:
+        super().__init__()
+        self.model = model
+        self._pe, self._device = pe, device
+
+    def forward(self, items: list[EncodedPair]) -> torch.Tensor:
+        feats, extra = head_inputs(self.model, self._pe, items, self._device, batch_size=len(items))
+        out: torch.Tensor = self.model.head(feats, extra)
+        return out
+
+
+def _optimizer(model: StudentModel, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with the head (and projection) at ``head_lr`` and no weight decay."""
+    params = _trainable(model)
+    head_names = [n for n in params if n.startswith(("head.", "proj."))]
+    return torch.optim.AdamW(
+        [
+            {"params": [p for n, p in params.items() if n not in head_names], "lr": cfg.lr},
+            {"params": [params[n] for n in head_names], "lr": cfg.head_lr, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def _resume(
+    checkpoint_dir: Path,
+    model: StudentModel,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LambdaLR,
+) -> _Loop:
+    """Restore weights, optimizer, RNG and counters; fast-forward the LR schedule."""
+    state = load_checkpoint(checkpoint_dir, model, optimizer)
+    loop = _Loop(
+        step=int(state["step"]),
+        best=float(state["best"]),
+        best_step=int(state["best_step"]),
+        bad_evals=int(state["bad_evals"]),
+        history=state["history"],
+        losses=state["losses"],
+        resumed_from=int(state["step"]),
+    )
+    with warnings.catch_warnings():
+        # Fast-forwarding the schedule before any optimizer step is intended here.
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(loop.step):
+            schedule.step()
+    best_file = checkpoint_dir / "best.safetensors"
+    if best_file.is_file():
+        loop.best_state = load_file(str(best_file))
+    return loop
+
+
+def _batch_loss(
+    forward: torch.nn.Module,
+    train: Sequence[EncodedPair],
+    targets: torch.Tensor,
+    batch: list[int],
+    device: torch.device,
+) -> torch.Tensor:
+    """This rank's share of the mean BCE of ``batch``, scaled so the ranks' mean is the whole.
+
+    One process: the plain mean. Under DDP each rank sums over its share and divides by the
+    batch's element count times the world size, because DDP averages gradients over ranks.
+    """
+    rank, size = (dist.get_rank(), dist.get_world_size()) if distributed.active() else (0, 1)
+    mine = distributed.share(batch, rank, size)
+    # A rank with no item of a short last batch still joins the gradient exchange, with weight 0.
+    weight = 1.0 if mine else 0.0
+    mine = mine or batch[:1]
+    logits = forward([train[i] for i in mine])
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, targets[mine].to(device), reduction="sum"
+    )
+    return loss * (weight * size / (len(batch) * targets.shape[1]))
+
+
+def _evaluate(
+    model: StudentModel,
+    pe: PairEncoder,
+    val: Sequence[EncodedPair],
+    val_labels: Sequence[int],
+    labels: Sequence[int],
+    device: torch.device,
+    batch_size: int,
+) -> float:
+    if not val:
+        return -math.inf
+    logits = predict_logits(model, pe, val, device, batch_size=batch_size * 2)
+    return validation_metric(val_labels, logits, labels)
+
+
+def _snapshot(model: StudentModel) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in _trainable(model).items()}
+
+
+def _record_eval(loop: _Loop, metric: float, model: StudentModel) -> None:
+    """Log a validation result; keep the weights when it is the best so far."""
+    loop.history.append({"step": loop.step, "val_agreement": metric})
+    if metric > loop.best:
+        loop.best, loop.best_step, loop.bad_evals = metric, loop.step, 0
+        loop.best_state = _snapshot(model)
+    else:
+        loop.bad_evals += 1
+
+
+def _save(
+    checkpoint_dir: Path | None, model: StudentModel, optimizer: torch.optim.Optimizer, loop: _Loop
+) -> None:
+    """Write the checkpoint (rank 0 only: every rank holds the same weights)."""
+    if checkpoint_dir is None or not distributed.is_writer():
+        return
+    save_checkpoint(checkpoint_dir, model, optimizer, loop.counters())
+    if loop.best_state:
+        save_file(loop.best_state, str(checkpoint_dir / "best.safetensors"))
+
+
 def train_student(
     model: StudentModel,
     pe: PairEncoder,
@@ -305,134 +458,96 @@ def train_student(
     """Train LoRA + head; keep the weights of the best validation agreement.
 
     ``stop_after_steps`` ends the run early after writing a checkpoint (to test resuming).
+    Under ``torchrun`` the ranks train one model data-parallel (see
+    :mod:`judgecache.distill.distributed`); ranks > 0 exit when training ends.
     """
-    device = resolve_device(cfg.device)
+    device = distributed.setup(resolve_device(cfg.device))
     model.to(device)
-    params = _trainable(model)
-    head_names = [n for n in params if n.startswith(("head.", "proj."))]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for n, p in params.items() if n not in head_names], "lr": cfg.lr},
-            {"params": [params[n] for n in head_names], "lr": cfg.head_lr, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-    )
+    optimizer = _optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    warmup = int(cfg.warmup_ratio * total)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total, warmup))
-    eval_every = cfg.eval_every or steps_per_epoch
-    costs = [e.cost for e in train]
-
-    step, best, best_step, bad_evals = 0, -math.inf, 0, 0
-    history: list[dict[str, float]] = []
-    losses: list[float] = []
-    best_state: dict[str, torch.Tensor] = {}
-    resumed_from = 0
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(total, int(cfg.warmup_ratio * total))
+    )
+    loop = _Loop()
     if resume and checkpoint_dir is not None and (checkpoint_dir / "state.json").is_file():
-        state = load_checkpoint(checkpoint_dir, model, optimizer)
-        step, best, best_step = int(state["step"]), float(state["best"]), int(state["best_step"])
-        bad_evals, history, losses = int(state["bad_evals"]), state["history"], state["losses"]
-        resumed_from = step
-        with warnings.catch_warnings():
-            # Fast-forwarding the schedule before any optimizer step is intended here.
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(step):
-                schedule.step()
-        best_file = checkpoint_dir / "best.safetensors"
-        if best_file.is_file():
-            best_state = load_file(str(best_file))
-
-    def evaluate() -> float:
-        if not val:
-            return -math.inf
-        logits = predict_logits(model, pe, val, device, batch_size=cfg.batch_size * 2)
-        return validation_metric(val_labels, logits, labels)
-
-    def snapshot() -> dict[str, torch.Tensor]:
-        return {n: p.detach().cpu().clone() for n, p in _trainable(model).items()}
-
-    if step == 0 and val:
-        best, best_step = evaluate(), 0
-        best_state = snapshot()
-        history.append({"step": 0, "val_agreement": best})
-
+        loop = _resume(checkpoint_dir, model, optimizer, schedule)
+    evaluate = partial(_evaluate, model, pe, val, val_labels, labels, device, cfg.batch_size)
+    if loop.step == 0 and val:
+        loop.best, loop.best_step, loop.best_state = evaluate(), 0, _snapshot(model)
+        loop.history.append({"step": 0, "val_agreement": loop.best})
     start = time.perf_counter()
-    stopped = False
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=step, disable=not cfg.progress, desc="distill", unit="step")
-    try:
-        for epoch in range(step // steps_per_epoch, cfg.epochs):
-            batches = bucketed_batches(
-                costs, cfg.batch_size, random.Random(cfg.seed * 1009 + epoch)
-            )
-            for b_index, batch in enumerate(batches):
-                if epoch * steps_per_epoch + b_index < step:
-                    continue  # already done before the resume point
-                model.train()
-                items = [train[i] for i in batch]
-                feats, extra = head_inputs(model, pe, items, device, batch_size=len(items))
-                logits = model.head(feats, extra)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    logits, train_targets[batch].to(device)
-                )
-                optimizer.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
-                optimizer.step()
-                schedule.step()
-                step += 1
-                losses.append(float(loss.detach()))
-                bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", val=f"{best:.3f}")
-                evaluated = step % eval_every == 0 or step == total
-                if evaluated:
-                    metric = evaluate()
-                    history.append({"step": step, "val_agreement": metric})
-                    if metric > best:
-                        best, best_step, bad_evals = metric, step, 0
-                        best_state = snapshot()
-                    else:
-                        bad_evals += 1
-                    bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", val=f"{metric:.3f}")
-                checkpoint_now = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
-                due = checkpoint_now or evaluated or step == stop_after_steps
-                if checkpoint_dir is not None and due:
-                    state = {
-                        "step": step,
-                        "best": best,
-                        "best_step": best_step,
-                        "bad_evals": bad_evals,
-                        "history": history,
-                        "losses": losses,
-                    }
-                    save_checkpoint(checkpoint_dir, model, optimizer, state)
-                    if best_state:
-                        save_file(best_state, str(checkpoint_dir / "best.safetensors"))
-                if step == stop_after_steps:
-                    return TrainResult(
-                        step,
-                        time.perf_counter() - start,
-                        best,
-                        best_step,
-                        False,
-                        losses,
-                        history,
-                        resumed_from,
-                    )
-                if val and bad_evals >= cfg.patience:
-                    stopped = True
-                    break
-            if stopped:
-                break
-    finally:
-        bar.close()
-    if best_state:
+    forward = distributed.wrap(_HeadForward(model, pe, device), device)
+    stopped = _run_epochs(
+        loop, forward, model, optimizer, schedule, train, train_targets, cfg, evaluate,
+        device=device, total=total, steps_per_epoch=steps_per_epoch,
+        checkpoint_dir=checkpoint_dir, stop_after_steps=stop_after_steps, has_val=bool(val),
+    )  # fmt: skip
+    if stopped is None:  # stopped on request, to test resuming: keep the last weights
+        distributed.finish_worker()
+        return loop.result(time.perf_counter() - start, False)
+    if loop.best_state:
         with torch.no_grad():
             for n, p in _trainable(model).items():
-                p.copy_(best_state[n].to(p.device))
-    return TrainResult(
-        step, time.perf_counter() - start, best, best_step, stopped, losses, history, resumed_from
-    )
+                p.copy_(loop.best_state[n].to(p.device))
+    distributed.finish_worker()
+    return loop.result(time.perf_counter() - start, stopped)
+
+
+def _run_epochs(
+    loop: _Loop,
+    forward: torch.nn.Module,
+    model: StudentModel,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LambdaLR,
+    train: Sequence[EncodedPair],
+    targets: torch.Tensor,
+    cfg: TrainConfig,
+    evaluate: Callable[[], float],
+    *,
+    device: torch.device,
+    total: int,
+    steps_per_epoch: int,
+    checkpoint_dir: Path | None,
+    stop_after_steps: int | None,
+    has_val: bool,
+) -> bool | None:
+    """Step through the epochs; True when stopped early, None when ``stop_after_steps`` hit."""
+    from tqdm import tqdm
+
+    eval_every = cfg.eval_every or steps_per_epoch
+    costs = [e.cost for e in train]
+    params = list(_trainable(model).values())
+    show = cfg.progress and distributed.is_writer()
+    bar = tqdm(total=total, initial=loop.step, disable=not show, desc="distill", unit="step")
+    try:
+        for epoch in range(loop.step // steps_per_epoch, cfg.epochs):
+            rng = random.Random(cfg.seed * 1009 + epoch)
+            for b_index, batch in enumerate(bucketed_batches(costs, cfg.batch_size, rng)):
+                if epoch * steps_per_epoch + b_index < loop.step:
+                    continue  # already done before the resume point
+                forward.train()
+                loss = _batch_loss(forward, train, targets, batch, device)
+                optimizer.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                schedule.step()
+                loop.step += 1
+                # Each rank's loss is its scaled share; their mean is the whole batch's loss.
+                loop.losses.append(distributed.mean_over_ranks(loss.detach()))
+                bar.update(1)
+                evaluated = loop.step % eval_every == 0 or loop.step == total
+                if evaluated:
+                    _record_eval(loop, evaluate(), model)
+                bar.set_postfix(loss=f"{np.mean(loop.losses[-20:]):.4f}", val=f"{loop.best:.3f}")
+                every = cfg.checkpoint_every and loop.step % cfg.checkpoint_every == 0
+                if every or evaluated or loop.step == stop_after_steps:
+                    _save(checkpoint_dir, model, optimizer, loop)
+                if loop.step == stop_after_steps:
+                    return None
+                if has_val and loop.bad_evals >= cfg.patience:
+                    return True
+    finally:
+        bar.close()
+    return False

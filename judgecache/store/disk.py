@@ -37,7 +37,7 @@ from diskcache.core import MODE_RAW, MODE_TEXT
 
 from judgecache.errors import ConfigError, StorageError
 from judgecache.store.base import Store
-from judgecache.store.url import check_namespace
+from judgecache.store.naming import check_namespace
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from judgecache.errors import StorageError
 from judgecache.store.base import Store
-from judgecache.store.url import check_namespace, default_cache_dir, redact_url
+from judgecache.store.naming import check_namespace, default_cache_dir, redact_url
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from judgecache.errors import ConfigError, MissingDependencyError, StorageError
 from judgecache.store.base import Store
-from judgecache.store.url import check_namespace, redact_url
+from judgecache.store.naming import check_namespace, redact_url
 
 try:
     import redis

@@ -8,63 +8,25 @@ Example:
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from judgecache.errors import ConfigError
 from judgecache.store.base import Store
+from judgecache.store.naming import check_namespace, default_cache_dir, redact_url
 
 OnError = Literal["raise", "fallback"]
-SCHEMES = ("memory", "diskcache", "redis", "rediss")
-
-# A namespace becomes a directory name (diskcache) and a ``:``-separated key segment (Redis), so
-# it may hold neither path separators nor ``:`` nor glob characters.
-_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-_SECRET_QUERY_KEYS = frozenset({"password", "ssl_password"})
-
-
-def check_namespace(namespace: str) -> str:
-    """Return ``namespace`` if it is a safe name, else raise :class:`ConfigError`.
-
-    >>> check_namespace("v")
-    'v'
-    """
-    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
-        raise ConfigError(
-            f"invalid cache namespace {namespace!r}: use 1-64 letters, digits, '_', '.' or '-', "
-            "not starting with '.' or '-'"
-        )
-    return namespace
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, safe to print in errors and warnings.
-
-    >>> redact_url("redis://user:s3cret@cache:6379/0?password=x")
-    'redis://user:***@cache:6379/0?password=***'
-    """
-    parts = urlsplit(url)
-    netloc, query = parts.netloc, parts.query
-    if parts.password is not None:
-        userinfo, _, hostport = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(k in _SECRET_QUERY_KEYS for k, _ in pairs):
-        masked = [(k, "***" if k in _SECRET_QUERY_KEYS else v) for k, v in pairs]
-        query = urlencode(masked, safe="*")
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url  # nothing secret; urlunsplit would also drop an empty "//" authority
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def default_cache_dir() -> Path:
-    """The per-user cache directory (``$JUDGECACHE_DIR``, else ``$XDG_CACHE_HOME/judgecache``)."""
-    if env := os.environ.get("JUDGECACHE_DIR"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "judgecache"
+SCHEMES = ("memory", "diskcache", "redis", "rediss", "redis+cluster", "redis+sentinel")
+__all__ = [
+    "SCHEMES",
+    "OnError",
+    "check_namespace",
+    "default_cache_dir",
+    "default_cache_url",
+    "open_store",
+    "redact_url",
+]
 
 
 def default_cache_url() -> str:
@@ -103,10 +65,24 @@ def open_store(
 
         path = Path(rest).expanduser() if rest else default_cache_dir()
         return DiskStore(path, namespace, size_limit=size_limit)
-    from judgecache.store.redis_store import RedisStore
-
+    remote = _remote_opener(scheme)
     if on_error == "fallback":
         from judgecache.store.policy import FallbackStore
 
-        return FallbackStore(lambda: RedisStore(url, namespace), url=url, namespace=namespace)
-    return RedisStore(url, namespace)
+        return FallbackStore(lambda: remote(url, namespace), url=url, namespace=namespace)
+    return remote(url, namespace)
+
+
+def _remote_opener(scheme: str) -> Callable[[str, str], Store]:
+    """The class that opens a ``redis*://`` URL (imported only when asked for)."""
+    if scheme == "redis+cluster":
+        from judgecache.store.redis_cluster import RedisClusterStore
+
+        return RedisClusterStore
+    if scheme == "redis+sentinel":
+        from judgecache.store.redis_sentinel import RedisSentinelStore
+
+        return RedisSentinelStore
+    from judgecache.store.redis_store import RedisStore
+
+    return RedisStore

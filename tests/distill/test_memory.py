@@ -256,3 +256,37 @@ def test_student_memory_option_and_spec_errors(student_dir: Path, tmp_path: Path
         Judge(
             f"student:{student_dir}?memory={bad}", cache="memory://", options={"memory": str(bad)}
         )
+
+
+def test_evaluate_cli_reports_each_path_apart(student_dir: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    exe = shutil.which("judgecache")
+    assert exe is not None, "the judgecache console script is not installed in this venv"
+    memory = write_jsonl(tmp_path / "memory.jsonl", make_rows(160, n_groups=8))
+    # Held-out documents of the 8 seen topics plus two topics the memory has never seen.
+    test = write_jsonl(tmp_path / "test.jsonl", make_rows(60, n_groups=10, seed=9))
+    out = tmp_path / "metrics.json"
+    proc = subprocess.run(
+        [
+            exe,
+            "evaluate",
+            "--judge",
+            f"student:{student_dir}?memory={memory}",
+            "--labels",
+            str(test),
+            "--bootstrap",
+            "20",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    by_path = json.loads(out.read_text())["by_path"]
+    assert by_path["memory"]["n"] == 48 and by_path["fallback"]["n"] == 12
+    assert "binary_kappa" in by_path["memory"]["judged"]

@@ -27,6 +27,7 @@ from judgecache.distill.metrics import cohen_kappa
 from judgecache.distill.text_embed import TextEmbedder
 from judgecache.errors import ConfigError
 from judgecache.judges.rubric import get_rubric
+from judgecache.judges.teacher import TeacherAnswer
 from judgecache.keys import JudgeIdentity
 
 pytestmark = pytest.mark.distill
@@ -290,3 +291,32 @@ def test_evaluate_cli_reports_each_path_apart(student_dir: Path, tmp_path: Path)
     by_path = json.loads(out.read_text())["by_path"]
     assert by_path["memory"]["n"] == 48 and by_path["fallback"]["n"] == 12
     assert "binary_kappa" in by_path["memory"]["judged"]
+
+
+def test_cascade_escalations_teach_the_memory_at_once(student_dir: Path, tmp_path: Path) -> None:
+    """Escalated pairs are judged by the teacher into the cache the memory reads: no retraining."""
+    from judgecache import Judge
+    from judgecache.cascade.band import Band
+    from judgecache.distill.student import StudentTeacher
+    from judgecache.judges.cascade import CascadeTeacher
+    from judgecache.judges.teachers.replay import ReplayRecord, ReplayTeacher
+
+    url = f"diskcache://{tmp_path / 'cache'}"
+    raw = make_rows(240, n_groups=10)
+    history, traffic = raw[:160], [r for r in raw[160:] if r["inputs"]["query"].endswith("garden")]
+    replay_judge(url).put_many(
+        (r["inputs"]["query"], r["inputs"]["doc"], r["label"], None)
+        for r in history
+        if not r["inputs"]["query"].endswith("garden")  # the cache knows nothing of this query
+    )
+    records = [ReplayRecord(dict(r["inputs"]), r["label"]) for r in raw]
+    teacher = Judge(ReplayTeacher(records, name="synthetic", fields=("query", "doc")), cache=url)
+    student = StudentTeacher(student_dir, memory=url)
+    probe = [{"query": "what about garden", "doc": "garden garden text"}]
+    before = student.judge_batch(RUBRIC, probe)[0]
+    assert isinstance(before, TeacherAnswer) and before.meta["path"] == "fallback"
+    cascade = Judge(CascadeTeacher(student, teacher, Band(0.0, 1.0)), cache="memory://")
+    cascade.score_many([(r["inputs"]["query"], r["inputs"]["doc"]) for r in traffic])
+    after = student.judge_batch(RUBRIC, probe)[0]
+    assert isinstance(after, TeacherAnswer) and after.meta["path"] == "memory"
+    assert after.reason is not None and f"{len(traffic)} labels of this query" in after.reason

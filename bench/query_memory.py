@@ -12,7 +12,8 @@ GPT-4o labels and every other pair of the query is judged. Rows, all on exactly 
 * ``gpt-4``: GPT-4's UMBRELA grades (labels only; its AUC is that of its grade).
 
 Intervals: 95% percentile bootstrap resampling *queries* (pairs of one query are not independent),
-1000 resamples, paired: every row and every delta is computed on the same resampled queries.
+300 resamples (200 for the per-path tables), paired: every row and every delta is computed on the
+same resampled queries.
 
     flock /tmp/jc-heavy.lock python bench/query_memory_embed.py   # once: embeddings into runs/
     flock /tmp/jc-heavy.lock python bench/query_memory.py         # ~1 min once embedded
@@ -231,7 +232,8 @@ def run_share(
         m_prob[ia[ans.used]] = ans.prob[ans.used]
         used[ia] = ans.used
         for w, u in zip(ans.why, ans.used, strict=True):
-            why["memory" if u else w] += 1
+            # One bucket per reason, not per label count ("one class (14 labels...)").
+            why["memory" if u else w.split(" (")[0]] += 1
     predict_s = time.perf_counter() - t0
 
     groups = np.asarray([pairs[i]["qid"] for i in held])
@@ -260,7 +262,7 @@ def run_share(
             result[name] = {
                 "n": int(mask.sum()),
                 **cluster_bootstrap(
-                    groups[mask], truth[held][mask], sub, deltas[:2], n=min(n_boot, 300), seed=seed
+                    groups[mask], truth[held][mask], sub, deltas[:2], n=min(n_boot, 200), seed=seed
                 ),
             }
     return result
@@ -269,7 +271,7 @@ def run_share(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shares", default="0.10,0.25,0.50")
-    ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--boot", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "result.json"))
     args = ap.parse_args()

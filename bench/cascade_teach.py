@@ -64,7 +64,7 @@ def simulate(
         return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def base(query: str, docs: Sequence[str]) -> np.ndarray:
-        return embed(docs) @ q_vec[query]
+        return np.asarray(embed(docs) @ q_vec[query])
 
     def row(p: dict[str, Any]) -> MemoryRow:
         return MemoryRow(pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"])

@@ -153,7 +153,7 @@ def fitted_cuts(
     cuts = np.quantile(cos, [0.3, 0.6, 0.9])
 
     def label(c: np.ndarray, cu: np.ndarray) -> np.ndarray:
-        return (c[:, None] >= cu[None, :]).sum(axis=1)
+        return np.asarray((c[:, None] >= cu[None, :]).sum(axis=1))
 
     cuts[1] = max(
         grid, key=lambda v: kappa((grades >= POS).astype(int), (cos >= v).astype(int), 2, False)
@@ -196,7 +196,7 @@ def run_share(
         return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def base(query: str, docs: Sequence[str]) -> np.ndarray:
-        return embed(docs) @ q_vec[query]
+        return np.asarray(embed(docs) @ q_vec[query])
 
     identity = JudgeIdentity("replay", "gpt-4o", "")
     rows = [
@@ -223,7 +223,7 @@ def run_share(
     why: dict[str, int] = defaultdict(int)
     t0 = time.perf_counter()
     held_by_q: dict[str, list[int]] = defaultdict(list)
-    for i in held:
+    for i in held.tolist():
         held_by_q[pairs[i]["query"]].append(i)
     for q, idx in held_by_q.items():
         ans = memory.predict(q, [pairs[i]["doc"] for i in idx], base=cos[idx])

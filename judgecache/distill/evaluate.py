@@ -39,6 +39,8 @@ class Judged:
 
     labels: NDArray[np.int64]
     prob: NDArray[np.float64] | None
+    # Which path gave each verdict (a student with a query memory says so in its meta).
+    paths: list[str] | None = None
 
 
 def read_qrels(path: str | Path) -> dict[tuple[str, str], int]:
@@ -155,9 +157,9 @@ def judge_with(
             progress(len(pairs[start : start + chunk]))
     labels = np.asarray([int(v.label) for v in verdicts], dtype=np.int64)
     scores = [v.envelope.score for v in verdicts]
-    if scores and all(s is not None for s in scores):
-        return Judged(labels, np.asarray(scores, dtype=np.float64))
-    return Judged(labels, None)
+    paths = [v.envelope.meta.get("path", "") for v in verdicts]
+    prob = np.asarray(scores, dtype=np.float64) if scores and None not in scores else None
+    return Judged(labels, prob, paths if any(paths) else None)
 
 
 def evaluate_judge(
@@ -182,4 +184,10 @@ def evaluate_judge(
         seed=seed,
     )
     result["reference"] = str(part.judge)
+    if judged.paths is not None:
+        from judgecache.distill.memory_report import compare_by_path
+
+        result["by_path"] = compare_by_path(
+            part, judged, judged.paths, binary=binary, n_boot=n_boot, seed=seed, name=name
+        )
     return result

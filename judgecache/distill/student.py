@@ -21,7 +21,7 @@ import json
 import shutil
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from torch import nn
 from judgecache.distill.calibrate import Calibrator
 from judgecache.distill.grade_cuts import apply_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
+from judgecache.distill.memory import FALLBACK_PATH, MEMORY_PATH, QueryMemory
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
     PACK_TOKENS,
@@ -341,15 +342,42 @@ class StudentTeacher(BatchTeacher):
     """
 
     def __init__(
-        self, path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+        self,
+        path: str | Path,
+        *,
+        int8: bool = False,
+        device: str = "cpu",
+        batch_size: int = 64,
+        memory: str | Path | None = None,
     ):
         self.path = Path(path)
         self.predictor = load_predictor(path, int8=int8, device=device, batch_size=batch_size)
         spec = self.predictor.spec
         self.rubric = get_rubric(spec.rubric)
-        self.identity = JudgeIdentity(
-            "student", spec.name, spec.version + ("+int8" if int8 else "")
+        # A memory changes the answers (and keeps changing them as it grows): its own identity.
+        suffix = ("+int8" if int8 else "") + ("+memory" if memory else "")
+        self.identity = JudgeIdentity("student", spec.name, spec.version + suffix)
+        self.memory = self._open_memory(memory, device) if memory else None
+
+    def _open_memory(self, memory: str | Path, device: str) -> QueryMemory:
+        from judgecache.distill.memory import open_source
+        from judgecache.distill.text_embed import TextEmbedder
+
+        spec = self.predictor.spec
+        teacher = JudgeIdentity(
+            spec.teacher.get("provider", ""),
+            spec.teacher.get("model", ""),
+            spec.teacher.get("version", "") or "",
         )
+        source = open_source(memory, teacher, self.rubric)
+        # Neighbours are compared with the untrained base: a bi-encoder trained for similarity.
+        embed = TextEmbedder.load(resolve_base_model(spec.base_model), device=device)
+        return QueryMemory(source, embed, self._base_logits, self.rubric)
+
+    def _base_logits(self, query: str, docs: Sequence[str]) -> NDArray[np.float64]:
+        """The student's positive-class logit of each (query, doc): the memory's base score."""
+        logits = self.predictor.predict([(query, d) for d in docs]).logits
+        return np.asarray(logits[:, self.predictor.pos], dtype=np.float64)
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         # The student reads no prompt: only the task shape matters to its answer.
@@ -401,18 +429,106 @@ class StudentTeacher(BatchTeacher):
                 score=float(preds.prob[j]),
                 model_answered=str(self.identity),
             )
+        if self.memory is not None:
+            self._with_memory(self.memory, batch, good, preds, out)
         return out
+
+    def _with_memory(
+        self,
+        memory: QueryMemory,
+        batch: Sequence[Mapping[str, str]],
+        good: Sequence[int],
+        preds: Predictions,
+        out: list[TeacherAnswer | BaseException],
+    ) -> None:
+        """Answer from the memory where it can; elsewhere keep the student's answer, and say so."""
+        first, second = self.rubric.fields[0], self.rubric.fields[1]
+        by_query: dict[str, list[int]] = {}
+        for j, i in enumerate(good):
+            by_query.setdefault(batch[i][first], []).append(j)
+        for query, rows in by_query.items():
+            docs = [batch[good[j]][second] for j in rows]
+            base = preds.logits[rows, self.predictor.pos]
+            ans = memory.predict(query, docs, base=base)
+            for r, j in enumerate(rows):
+                i = good[j]
+                student = out[i]
+                assert isinstance(student, TeacherAnswer)
+                if not ans.used[r]:
+                    why = f"fallback to the student: {ans.why[r]}"
+                    out[i] = replace(student, reason=why, meta={"path": FALLBACK_PATH, "why": why})
+                    continue
+                prob = float(ans.prob[r])
+                why = f"memory: {ans.why[r]}"
+                raw = json.dumps(
+                    {
+                        "path": MEMORY_PATH,
+                        "p_at_least": ans.p_at_least[r].round(6).tolist(),
+                        "p_positive": round(prob, 6),
+                        "student_p_positive": round(float(preds.prob[j]), 6),
+                    }
+                )
+                out[i] = replace(
+                    student,
+                    label=int(ans.labels[r]),
+                    raw_output=raw,
+                    score=prob,
+                    reason=why,
+                    meta={"path": MEMORY_PATH, "why": why},
+                )
 
 
 def load_student_teacher(
-    path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+    path: str | Path,
+    *,
+    int8: bool = False,
+    device: str = "cpu",
+    batch_size: int = 64,
+    memory: str | Path | None = None,
 ) -> StudentTeacher:
-    """The ``student:PATH`` spec: a distilled student directory as a Teacher (``PATH?int8`` too).
+    """The ``student:PATH`` spec: a distilled student directory as a Teacher.
 
-    Options: ``int8`` (CPU only), ``device`` (``cpu``, ``cuda``, ``auto``), ``batch_size``, e.g.
+    Spec flags after ``?``: ``int8`` and ``memory=URL_OR_FILE`` (last: the URL may hold ``?`` or
+    ``&``), e.g. ``student:runs/rel?int8&memory=diskcache://.jc``. Options: ``int8`` (CPU only),
+    ``device`` (``cpu``, ``cuda``, ``auto``), ``batch_size``, ``memory`` (a cache URL or labels
+    file of the student's own teacher: see :mod:`judgecache.distill.memory`), e.g.
     ``Judge("student:runs/relevance", options={"device": "cuda"})``.
     """
-    text = str(path)
-    if text.endswith("?int8"):
-        text, int8 = text[: -len("?int8")], True
-    return StudentTeacher(text, int8=int8, device=device, batch_size=batch_size)
+    text, flags = split_student_spec(str(path))
+    if "memory" in flags:
+        if memory is not None:
+            raise ConfigError(
+                f"student:{path}: give the memory in the spec or as memory=, not both"
+            )
+        memory = flags["memory"]
+    return StudentTeacher(
+        text, int8=int8 or "int8" in flags, device=device, batch_size=batch_size, memory=memory
+    )
+
+
+def split_student_spec(text: str) -> tuple[str, dict[str, str]]:
+    """``PATH?int8&memory=URL`` -> ``(PATH, {"int8": "", "memory": URL})``.
+
+    >>> split_student_spec("runs/rel?int8&memory=redis://h:6379/0?x=1")
+    ('runs/rel', {'memory': 'redis://h:6379/0?x=1', 'int8': ''})
+    >>> split_student_spec("runs/rel?fast")
+    Traceback (most recent call last):
+    ...
+    judgecache.errors.ConfigError: student:runs/rel?fast: unknown flag 'fast'; valid: int8, memory=URL_OR_FILE
+    """
+    path, sep, rest = text.partition("?")
+    flags: dict[str, str] = {}
+    if not sep:
+        return path, flags
+    head, found, memory = rest.partition("memory=")
+    if found:
+        if not memory:
+            raise ConfigError(f"student:{text}: memory= needs a cache URL or labels file")
+        flags["memory"] = memory
+    for flag in (f for f in head.split("&") if f):
+        if flag != "int8":
+            raise ConfigError(
+                f"student:{text}: unknown flag {flag!r}; valid: int8, memory=URL_OR_FILE"
+            )
+        flags["int8"] = ""
+    return path, flags

@@ -35,7 +35,9 @@ SPEC_HELP = """\
                                         {"context","answer","label"} rows
   replay:trec:QRELS,TOPICS,COLLECTION   recorded TREC qrels joined with topics and collection
   human:NAME                            human labels imported under that name (never called)
-  student:PATH                          a distilled student directory (needs judgecache[distill])
+  student:PATH                          a distilled student directory (needs judgecache[distill]);
+                                        student:PATH?memory=URL_OR_FILE also reads its teacher's
+                                        labels of the same query from a cache or labels file
   embedding:default | embedding:PATH    zero-shot embedding cosine of a local encoder (the
                                         baseline for students; needs judgecache[distill])
   cascade:SPEC                          a cascade of judges (see judgecache.judges.cascade)

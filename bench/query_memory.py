@@ -86,7 +86,7 @@ def kappa(a: np.ndarray, b: np.ndarray, k: int, weighted: bool) -> float:
 
 
 def metric_fns() -> dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | None], float]]:
-    from judgecache.distill.metrics import ece, roc_auc
+    from judgecache.stats import expected_calibration_error, roc_auc
 
     return {
         "binary_kappa": lambda t, y, p: kappa(
@@ -94,7 +94,9 @@ def metric_fns() -> dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray | Non
         ),
         "weighted_kappa": lambda t, y, p: kappa(t, y, 4, True),
         "auc": lambda t, y, p: roc_auc(t >= POS, y if p is None else p),
-        "ece": lambda t, y, p: float("nan") if p is None else ece(t >= POS, p),
+        "ece": lambda t, y, p: (
+            float("nan") if p is None else expected_calibration_error(p, t >= POS)
+        ),
     }
 
 

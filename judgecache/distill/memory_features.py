@@ -26,9 +26,10 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -208,7 +209,7 @@ class Combiner:
         truth = (g >= self.positive_from).astype(int)
 
         def bin_kappa(v: float) -> float:
-            return cohen_kappa(truth, (p[:, self.pos_cut] >= v).astype(int), labels=[0, 1])
+            return _kappa(truth, (p[:, self.pos_cut] >= v).astype(int), [0, 1])
 
         t[self.pos_cut] = max(grid, key=bin_kappa)
         for c in range(p.shape[1]):
@@ -218,7 +219,7 @@ class Combiner:
             def w_kappa(v: float, c: int = c) -> float:
                 tt = t.copy()
                 tt[c] = v
-                return cohen_kappa(g, self.grades(p, tt), labels=self.labels, weighting="quadratic")
+                return _kappa(g, self.grades(p, tt), self.labels, weighting="quadratic")
 
             t[c] = max(grid, key=w_kappa)
         return t
@@ -232,3 +233,12 @@ class Combiner:
             "thresholds": self.thresholds.round(3).tolist(),
             "n": self.n,
         }
+
+
+def _kappa(
+    truth: Any, pred: Any, labels: Sequence[int], weighting: Literal["quadratic"] | None = None
+) -> float:
+    """Cohen's kappa for picking cuts; where it is undefined (both sides one and the same
+    constant answer) the agreement itself, 1.0, so such a cut still ranks as a perfect one."""
+    k = cohen_kappa(truth, pred, labels=labels, weighting=weighting)
+    return float(np.mean(np.asarray(truth) == np.asarray(pred))) if math.isnan(k) else k

@@ -124,7 +124,7 @@ def simulate(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weeks", type=int, default=6)
-    ap.add_argument("--target", type=float, default=0.955, help="expected agreement per week")
+    ap.add_argument("--target", type=float, default=0.965, help="expected agreement per week")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "cascade_teach.json"))
     args = ap.parse_args()

@@ -174,14 +174,8 @@ def fitted_cuts(
     return cuts, lambda c: cal.apply(c)
 
 
-def run_share(
-    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
-) -> dict[str, Any]:
-    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
-    from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
-    from judgecache.judges.rubric import get_rubric
-    from judgecache.keys import JudgeIdentity
-
+def memory_split(pairs: list[dict[str, Any]], share: float, seed: int) -> np.ndarray:
+    """Which pairs the memory holds: a seeded ``share`` of each query's pairs (at least one)."""
     by_q: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(pairs):
         by_q[p["qid"]].append(i)
@@ -190,6 +184,18 @@ def run_share(
     for idx in by_q.values():
         take = rng.choice(len(idx), max(1, math.ceil(share * len(idx))), replace=False)
         in_memory[np.asarray(idx)[take]] = True
+    return in_memory
+
+
+def run_share(
+    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
+) -> dict[str, Any]:
+    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
+    from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
+    from judgecache.judges.rubric import get_rubric
+    from judgecache.keys import JudgeIdentity
+
+    in_memory = memory_split(pairs, share, seed)
     doc_vec = {p["doc"]: vecs[f"d:{p['docid']}"] for p in pairs}
     q_vec = {p["query"]: vecs[f"q:{p['qid'].split(':', 1)[1]}"] for p in pairs}
     cos = np.asarray([float(doc_vec[p["doc"]] @ q_vec[p["query"]]) for p in pairs])

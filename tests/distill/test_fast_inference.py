@@ -220,5 +220,7 @@ def test_student_spec_takes_device_and_batch_size_options(student: Student) -> N
 
     teacher: Any = teacher_from_spec(f"student:{student.path}", device="meta", batch_size=8)
     assert teacher.predictor.device == torch.device("meta") and teacher.predictor.batch_size == 8
-    with pytest.raises(ConfigError, match=r"valid options: \['int8', 'device', 'batch_size'\]"):
+    with pytest.raises(
+        ConfigError, match=r"valid options: \['int8', 'device', 'batch_size', 'memory'\]"
+    ):
         teacher_from_spec(f"student:{student.path}", gpu=True)

@@ -221,43 +221,38 @@ class _Run:
             **kwargs,
         )
 
+    def _eval_pass(self, desc: str) -> tuple[Judge, dict[str, Any]]:
+        """Judge the eval pairs through the cache; print and return what the ledger counted."""
+        judge = self._judge(self.teacher, "quickstart-eval")
+        _, took = _score(judge, self.eval_pairs, desc)
+        totals = judge.ledger.totals(judge.name)
+        figures = {
+            "teacher_calls": int(totals["calls"]),
+            "hits": int(totals["hits"]),
+            "seconds": round(took, 2),
+            "saved_usd": round(totals["saved_usd"], 6),
+        }
+        saved = f"; saved ${figures['saved_usd']:.4f} at {self.price_model} list prices"
+        self.echo(
+            f"     {int(totals['requests'])} pairs, {figures['teacher_calls']} teacher calls, "
+            f"{figures['hits']} hits, {took:.1f} s" + (saved if figures["hits"] else "")
+        )
+        return judge, figures
+
     def eval_passes(self) -> None:
         """Steps 2 and 3: the eval through the cache, then the same eval again for free."""
         self.echo(f"2/6  eval pass 1: judging with {self.teacher} through {self.cache}")
-        first_judge = self._judge(self.teacher, "quickstart-eval")
-        _, took = _score(first_judge, self.eval_pairs, "eval pass 1")
-        first = first_judge.ledger.totals(first_judge.name)
-        self.echo(
-            f"     {int(first['requests'])} pairs, {int(first['calls'])} teacher calls, "
-            f"{int(first['hits'])} hits, {took:.1f} s"
-        )
+        judge, first = self._eval_pass("eval pass 1")
         self.echo(
             "3/6  eval pass 2: the same eval again (a dashboard refresh, a rerun, a teammate)"
         )
-        again = self._judge(self.teacher, "quickstart-eval")
-        _, took2 = _score(again, self.eval_pairs, "eval pass 2")
-        second = again.ledger.totals(again.name)
-        self.echo(
-            f"     {int(second['requests'])} pairs, {int(second['calls'])} teacher calls, "
-            f"{int(second['hits'])} hits, {took2:.1f} s; saved ${second['saved_usd']:.4f} at "
-            f"{self.price_model} list prices"
-        )
-        self.teacher_name = first_judge.name
-        self.n_labels = first_judge.store.count()
+        _, second = self._eval_pass("eval pass 2")
+        self.teacher_name = judge.name
+        self.n_labels = judge.store.count()
         self.summary["eval"] = {
             "pairs": len(self.eval_pairs),
-            "first_pass": {
-                "teacher_calls": int(first["calls"]),
-                "hits": int(first["hits"]),
-                "seconds": round(took, 2),
-            },
-            "second_pass": {
-                "teacher_calls": int(second["calls"]),
-                "hits": int(second["hits"]),
-                "seconds": round(took2, 2),
-                "saved_usd": round(second["saved_usd"], 6),
-                "price_model": self.price_model,
-            },
+            "first_pass": first,
+            "second_pass": {**second, "price_model": self.price_model},
         }
 
     def distill(self) -> None:

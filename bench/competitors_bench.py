@@ -125,7 +125,10 @@ class GPTCacheAdapter(Adapter):
         self.cache = Cache()
         self.cache.init(
             pre_embedding_func=get_prompt,
-            data_manager=get_data_manager(data_path=str(Path(folder) / "gptcache.txt")),
+            # The default map keeps 1,000 entries and evicts the rest: room for every pair.
+            data_manager=get_data_manager(
+                data_path=str(Path(folder) / "gptcache.txt"), max_size=1_000_000
+            ),
         )
         self._get, self._put = get, put
 
@@ -276,6 +279,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2000, help="cached pairs for the hit path")
     parser.add_argument("--sf-pairs", type=int, default=200, help="pairs for the calls part")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--only", choices=KINDS, action="append", help="run only these caches")
     args = parser.parse_args()
     require_data()
     pairs = real_pairs(args.pairs)
@@ -283,7 +287,7 @@ def main() -> None:
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="jc-comp-") as folder, LocalRedisServer() as url:
         report.update(raw_floor(pairs, folder, url))
-        for kind in KINDS:
+        for kind in args.only or KINDS:
             print(f"{kind} ...", file=sys.stderr)
             row: dict[str, Any] = {}
             for part in (lambda k=kind: hit_latency(make_adapter(k, folder, url), pairs),

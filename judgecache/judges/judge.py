@@ -265,7 +265,7 @@ class Judge:
         """Like :meth:`score_many`, but a failed pair yields its error in place of a verdict."""
         tag = tag or self.tag
         keyed, unique = self._dedupe(pairs)
-        found = self._read_hits(unique, tag)
+        found, hit_counts = self._read_hits(unique)
         if progress is not None and found:
             progress(sum(1 for key, _ in keyed if key in found))
         missing = {k: v for k, v in unique.items() if k not in found}
@@ -275,7 +275,7 @@ class Judge:
         if missing:
             step = None if progress is None else (lambda k: progress(counts[k]))
             found.update(self._resolve_misses(missing, tag, step))
-        return self._settle(keyed, unique, found, tag)
+        return self._settle(keyed, unique, found, tag, hit_counts)
 
     def iter_score(
         self,
@@ -315,11 +315,11 @@ class Judge:
         """Async :meth:`score_many_settled`."""
         tag = tag or self.tag
         keyed, unique = self._dedupe(pairs)
-        found = await asyncio.to_thread(self._read_hits, unique, tag)
+        found, hit_counts = await asyncio.to_thread(self._read_hits, unique)
         missing = {k: v for k, v in unique.items() if k not in found}
         if missing:
             found.update(await self._aresolve_misses(missing, tag))
-        return self._settle(keyed, unique, found, tag)
+        return self._settle(keyed, unique, found, tag, hit_counts)
 
     # ------------------------------------------------------------------------------ internals
 
@@ -329,11 +329,15 @@ class Judge:
         unique: Mapping[str, object],
         found: Mapping[str, Verdict | JudgecacheError],
         tag: str | None,
+        hit_counts: Mapping[str, float],
     ) -> list[Verdict | JudgecacheError]:
-        """Results in request order; repeats of a pair in one batch count as coalesced."""
+        """Results in request order; repeats of a pair in one batch count as coalesced.
+
+        The batch's requests and hits are counted in one ledger write (one round trip).
+        """
         out = [found[key] for key, _ in keyed]
         repeats = len(keyed) - len(unique)
-        self.ledger.record(self.name, tag, requests=len(keyed), coalesced=repeats)
+        self.ledger.record(self.name, tag, requests=len(keyed), coalesced=repeats, **hit_counts)
         self._report_scored(keyed, out, tag)
         return out
 
@@ -358,8 +362,8 @@ class Judge:
         return self._keys.digest(inputs), inputs
 
     def _read_hits(
-        self, unique: Mapping[str, Mapping[str, str]], tag: str | None
-    ) -> dict[str, Verdict | JudgecacheError]:
+        self, unique: Mapping[str, Mapping[str, str]]
+    ) -> tuple[dict[str, Verdict | JudgecacheError], dict[str, float]]:
         """Cached verdicts; a read that fails settles its own pair, an unreadable entry is a miss."""
         found: dict[str, Verdict | JudgecacheError] = {}
         saved = 0.0
@@ -376,9 +380,7 @@ class Judge:
             found[key] = Verdict.from_envelope(env, key=key, cached=True)
             saved += self._saved_by_hit(env)
             hits += 1
-        if hits:
-            self.ledger.record(self.name, tag, hits=hits, saved_usd=saved)
-        return found
+        return found, {"hits": hits, "saved_usd": saved}
 
     def _get_each(self, keys: list[str]) -> list[tuple[str, str | StorageError | None]]:
         """One batched read; if it fails, one read per key so a failure stays with its key."""

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from judgecache.envelope import Label
-from judgecache.errors import VerdictParseError
+from judgecache.errors import InputError, VerdictParseError
 from judgecache.judges.rubric import Rubric
 
 
@@ -102,7 +102,7 @@ def parse_output(rubric: Rubric, raw: str) -> ParsedOutput:
 
 
 def coerce_value(rubric: Rubric, value: object, what: str = "value") -> Label:
-    """Map one explicit value onto the rubric's labels, or raise ``ValueError`` naming them.
+    """Map one explicit value onto the rubric's labels, or raise :class:`InputError` naming them.
 
     Accepts integers, integral floats and numeric strings (``"2.0"``, ``"2/3"``), label names and
     string labels (case-insensitive). Booleans only count on a two-label scale.
@@ -112,9 +112,9 @@ def coerce_value(rubric: Rubric, value: object, what: str = "value") -> Label:
     2
     """
     if isinstance(value, bool) and len(rubric.labels) != 2:
-        raise ValueError(f"{what} {value!r} is a boolean but the scale is {_allowed(rubric)}")
+        raise InputError(f"{what} {value!r} is a boolean but the scale is {_allowed(rubric)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} {value!r} is not a finite number")
+        raise InputError(f"{what} {value!r} is not a finite number")
     if isinstance(value, str):
         text = value.strip().strip(_STRIP).strip()
         fraction = re.fullmatch(r"(" + _NUMBER + r")\s*/\s*\d+", text)
@@ -128,7 +128,7 @@ def coerce_value(rubric: Rubric, value: object, what: str = "value") -> Label:
     try:
         return rubric.coerce_label(value)
     except ValueError:
-        raise ValueError(f"{what} {value!r} is not one of the labels {_allowed(rubric)}") from None
+        raise InputError(f"{what} {value!r} is not one of the labels {_allowed(rubric)}") from None
 
 
 def _allowed(rubric: Rubric) -> str:

@@ -143,7 +143,7 @@ class Rubric:
             for allowed in self.labels:
                 if c == allowed and type(c) is type(allowed):
                     return allowed
-        raise ValueError(f"{value!r} is not one of the labels {list(self.labels)}")
+        raise InputError(f"{value!r} is not one of the labels {list(self.labels)}")
 
     def _label_from_str(self, label: str) -> Label:
         for allowed in self.labels:

@@ -1,38 +1,34 @@
-"""Helpers shared by the reliability tests: run the installed console script, count calls."""
+"""Helpers shared by the reliability tests: the console script (from ``tests/console.py``), the
+recording judge's environment, and small file helpers."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
+
+from console import console_script, write_jsonl
+from console import judgecache as jc
+
+__all__ = [
+    "HERE",
+    "SPEC",
+    "console_script",
+    "count_lines",
+    "env_for",
+    "jc",
+    "pairs",
+    "read_jsonl",
+    "write_jsonl",
+]  # fmt: skip
 
 SPEC = "python:jc_rel_teachers:grade"
 HERE = Path(__file__).parent
 
 
-def console_script() -> str:
-    """The `judgecache` on PATH (the installed console script)."""
-    exe = shutil.which("judgecache")
-    assert exe is not None, "the judgecache console script is not on PATH (pip install -e .)"
-    return exe
-
-
 def env_for(calls: Path, **extra: str) -> dict[str, str]:
+    """The environment of a run whose `python:jc_rel_teachers:*` judge logs calls to ``calls``."""
     return {**os.environ, "JC_CALLS": str(calls), "PYTHONPATH": str(HERE), **extra}
-
-
-def jc(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``judgecache ARGS`` as a user would, capturing stdout and stderr."""
-    return subprocess.run(
-        [console_script(), *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def read_jsonl(path: Path) -> list[dict[str, object]]:

@@ -27,7 +27,7 @@ from judgecache.cli.options import output_option
 def merge(parts: tuple[Path, ...], output_path: Path) -> None:
     """Merge sharded score outputs (every shard once) into one file in input order.
 
-    \\b
+    \b
     Example:
       judgecache score pairs.jsonl --shard 0/2 -o part0.jsonl ...   # on machine A
       judgecache score pairs.jsonl --shard 1/2 -o part1.jsonl ...   # on machine B

@@ -20,7 +20,7 @@ PACKAGE = ROOT / "judgecache"
 # Lowest first. A unit is a top-level module or subpackage of judgecache ("__init__" is the
 # package's own public API, at the top because it re-exports from below).
 LAYERS: list[set[str]] = [
-    {"errors"},
+    {"errors", "quiet"},
     {"envelope", "keys", "io", "stats", "store", "redis_server", "redis_topology"},
     {"prices", "ledger", "export", "cascade", "sharding"},
     {"judges"},

@@ -53,13 +53,9 @@ def baseline(
     """
     from tqdm import tqdm
 
-    from judgecache.cli.quiet import quiet_libraries
-
-    quiet_libraries()
     from judgecache.distill.data import load_labels
     from judgecache.distill.embedding import fit_embedding_baseline, save_baseline
 
-    quiet_libraries()
     part = load_labels(labels, judge=teacher)
     bar = tqdm(total=len(part), desc="cosine", unit="pair", disable=not progress, file=sys.stderr)
     try:

@@ -49,16 +49,13 @@ def _student_arrays(
     import numpy as np
     from tqdm import tqdm
 
-    from judgecache.cli.quiet import quiet_libraries
     from judgecache.distill.data import binary_label, load_labels
     from judgecache.distill.evaluate import judge_with
     from judgecache.judges.judge import Judge
 
-    quiet_libraries()
     part = load_labels(labels, judge=teacher)
     rubric = part.rubric
     judge = Judge(f"student:{student}", task=rubric, cache=cache_url)
-    quiet_libraries()
     bar = tqdm(total=len(part), desc="student", unit="pair", disable=not progress, file=sys.stderr)
     with judge, bar:
         judged = judge_with(judge, part, progress=bar.update)

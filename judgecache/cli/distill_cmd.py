@@ -78,13 +78,9 @@ def distill(
     Each stage prints a line on stderr (prepare, build, zero-shot, fit, calibrate, evaluate, save);
     a degenerate student (one answer for every pair) is a WARNING in the output and the card.
     """
-    from judgecache.cli.quiet import quiet_libraries
-
-    quiet_libraries()
     from judgecache.distill.config import DistillConfig
     from judgecache.distill.pipeline import run_distill
 
-    quiet_libraries()  # again: transformers is imported now
     cfg = DistillConfig.from_yaml(config_path) if config_path else DistillConfig()
     flags = {
         "labels": labels,

@@ -88,9 +88,6 @@ def evaluate(
     """
     from tqdm import tqdm
 
-    from judgecache.cli.quiet import quiet_libraries
-
-    quiet_libraries()
     from judgecache.distill.data import load_labels
     from judgecache.distill.evaluate import evaluate_judge, read_qrels
     from judgecache.judges.judge import Judge
@@ -103,7 +100,6 @@ def evaluate(
         judge_spec, task=part.rubric.name, cache_url=cache_url, band_path=band_path
     )
     judge = Judge(judge_spec, task=part.rubric, cache=cache_url, options=options)
-    quiet_libraries()  # a student or embedding judge has imported transformers by now
     bar = tqdm(total=len(part), desc="evaluate", unit="pair", disable=not progress, file=sys.stderr)
     with judge, bar:
         result = evaluate_judge(

@@ -178,6 +178,7 @@ def _one_line_messages() -> Iterator[None]:
     A remote cache that fails over to the local one both warns (for API users) and logs (for
     services); on the command line the log line is enough, so the warning is not shown twice.
     """
+    from judgecache.quiet import quiet_libraries
     from judgecache.store.policy import CacheFallbackWarning
 
     logger = logging.getLogger("judgecache")
@@ -188,6 +189,7 @@ def _one_line_messages() -> Iterator[None]:
         logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
+            quiet_libraries()  # before any subcommand imports transformers
             warnings.simplefilter("ignore", CacheFallbackWarning)
             warnings.showwarning = _show_warning
             yield

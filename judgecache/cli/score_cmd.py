@@ -143,12 +143,10 @@ def score(
     """
     from tqdm import tqdm
 
-    from judgecache.cli.quiet import quiet_libraries
     from judgecache.io.jsonl import read_pairs
     from judgecache.judges.judge import Judge
 
     check_output_dir(output_path, "-o/--output")
-    quiet_libraries()  # a student:/embedding: judge must print no weight-loading bars
     judge = Judge(
         judge_spec,
         task=task,

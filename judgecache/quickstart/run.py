@@ -39,6 +39,7 @@ from judgecache.judges.judge import Judge
 from judgecache.quickstart.compare import compare_judges
 from judgecache.quickstart.corpus import library_pairs, reference_pairs, structure_labels
 from judgecache.quickstart.explain import describe_comparison, describe_fitted_base, explain_drift
+from judgecache.quiet import quiet_libraries
 
 Echo = Callable[[str], None]
 DOCS_TEACHER = "docs"
@@ -103,10 +104,8 @@ def _score(judge: Judge, pairs: Sequence[tuple[str, str]], desc: str) -> tuple[l
 @contextmanager
 def _quiet_libraries() -> Iterator[None]:
     """Keep library warnings and weight-loading bars out of the user's output for the run."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        quiet_libraries()
         yield
 
 

@@ -1,7 +1,9 @@
-"""Keep library chatter (weight-loading bars, deprecation warnings) out of a command's output.
+"""Keep library chatter (weight-loading bars, deprecation warnings) out of what a user reads.
 
 The command's own progress bars and stage lines are what a user should see; transformers'
-"Loading weights" bars and FutureWarnings about its internals are noise there.
+"Loading weights" bars and FutureWarnings about its internals are noise there. The command line
+calls this once, before any subcommand imports transformers (which reads the environment
+variables set here when it is imported); the quickstart calls it for API users.
 
 Example:
     >>> quiet_libraries()

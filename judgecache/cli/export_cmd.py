@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from judgecache.cli.options import cache_option, check_output_dir, json_option
+from judgecache.cli.options import cache_option, json_option, output_option
 from judgecache.errors import ConfigError
 
 
@@ -21,14 +21,7 @@ from judgecache.errors import ConfigError
     help="Judge identity provider:model[@version]; required when the cache holds several.",
 )
 @click.option("--task", default=None, help="Only labels of this task.")
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSONL file to write.",
-)
+@output_option("JSONL file to write.")
 @json_option
 def export(
     cache_url: str | None,
@@ -42,7 +35,6 @@ def export(
     from judgecache.export import iter_labels, judge_counts
     from judgecache.store import open_store
 
-    check_output_dir(output_path, "-o/--output")
     with open_store(cache_url) as store:
         if judge_name is None:
             judges = sorted({j for j, t in judge_counts(store) if task in (None, t)})

@@ -58,13 +58,15 @@ def judge_option(required: bool = True) -> Callable[[F], F]:
 
 
 def output_option(help: str) -> Callable[[F], F]:
-    """``-o/--output FILE`` (required), passed as ``output_path``."""
+    """``-o/--output FILE`` (required), passed as ``output_path``; a missing folder is a usage
+    error at parse time, before any work (a model load, a teacher call) is paid for."""
     return click.option(
         "-o",
         "--output",
         "output_path",
         required=True,
         type=click.Path(dir_okay=False, path_type=Path),
+        callback=_existing_folder,
         help=help,
     )
 
@@ -78,19 +80,18 @@ def dollars(x: float) -> str:
     return f"${x:.6f}" if 0 < abs(x) < 0.01 else f"${x:,.2f}"
 
 
-def check_output_dir(path: Path, option: str) -> None:
-    """Refuse, as a usage error, an output file whose folder does not exist (before any work).
+def _existing_folder(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
+    """Refuse an output file whose folder does not exist.
 
-    >>> check_output_dir(Path("/no/such/dir/out.jsonl"), "-o")
+    >>> _existing_folder(None, None, Path("/no/such/dir/out.jsonl"))
     Traceback (most recent call last):
     ...
     click.exceptions.BadParameter: cannot write /no/such/dir/out.jsonl: the folder /no/such/dir does not exist
     """
     parent = path.expanduser().resolve().parent
     if not parent.is_dir():
-        raise click.BadParameter(
-            f"cannot write {path}: the folder {parent} does not exist", param_hint=option
-        )
+        raise click.BadParameter(f"cannot write {path}: the folder {parent} does not exist")
+    return path
 
 
 band_option = click.option(

@@ -20,12 +20,12 @@ import click
 from judgecache.cli.options import (
     band_option,
     cache_option,
-    check_output_dir,
     dollars,
     fallback_option,
     json_option,
     judge_option,
     judge_options,
+    output_option,
     task_option,
 )
 from judgecache.errors import AuthError, BudgetExceededError, ConfigError, JudgecacheError
@@ -51,14 +51,7 @@ def _shard(value: str | None) -> Shard | None:
 @judge_option()
 @task_option
 @cache_option
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the judged lines (JSONL).",
-)
+@output_option("Where to write the judged lines (JSONL).")
 @click.option("--tag", default=None, help="Who asks (eval or dashboard name), for the cost ledger.")
 @click.option(
     "--concurrency",
@@ -146,7 +139,6 @@ def score(
     from judgecache.io.jsonl import read_pairs
     from judgecache.judges.judge import Judge
 
-    check_output_dir(output_path, "-o/--output")
     judge = Judge(
         judge_spec,
         task=task,

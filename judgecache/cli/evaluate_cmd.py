@@ -118,6 +118,8 @@ def evaluate(
     if as_json:
         click.echo(text)
         return
+    from judgecache.stats import format_ci
+
     click.echo(f"{judge_spec} vs {result['reference']} on {result['n']} pairs")
     rows = [("vs teacher", result["judged"])]
     if "vs_human" in result:
@@ -130,6 +132,4 @@ def evaluate(
         for key in METRICS:
             metric = stats.get(key)
             if metric:
-                click.echo(
-                    f"  {key:<17} {metric['value']:.3f} [{metric['lo']:.3f}, {metric['hi']:.3f}]"
-                )
+                click.echo(f"  {key:<17} {format_ci(metric)}")

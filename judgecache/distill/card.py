@@ -1,7 +1,9 @@
 """The model card (README.md) written beside every student.
 
+Intervals read ``value [lo, hi]`` (:func:`judgecache.stats.format_ci`).
+
 Example:
-    >>> fmt_ci({"value": 0.5, "lo": 0.4, "hi": 0.6})
+    >>> format_ci({"value": 0.5, "lo": 0.4, "hi": 0.6})
     '0.500 [0.400, 0.600]'
 """
 
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from judgecache.distill.config import DistillConfig
+from judgecache.stats import format_ci
 
 if TYPE_CHECKING:
     from judgecache.distill.student import StudentSpec
@@ -26,20 +29,13 @@ ROWS = (
 )
 
 
-def fmt_ci(m: Any) -> str:
-    """``value [lo, hi]`` for a metric with a bootstrap interval, ``-`` when absent."""
-    if not isinstance(m, Mapping) or "value" not in m:
-        return "-"
-    return f"{m['value']:.3f} [{m['lo']:.3f}, {m['hi']:.3f}]"
-
-
 def _table(split: Mapping[str, Any], judged: list[str]) -> list[str]:
     lines = ["| metric | " + " | ".join(judged) + " |", "| --- |" + " --- |" * len(judged)]
     for key, title in ROWS:
         if any(key in split.get(j, {}) for j in judged):
             lines.append(
                 f"| {title} | "
-                + " | ".join(fmt_ci(split.get(j, {}).get(key)) for j in judged)
+                + " | ".join(format_ci(split.get(j, {}).get(key)) for j in judged)
                 + " |"
             )
     return lines
@@ -102,9 +98,7 @@ def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any
         )
         lines += _table(split, judges)
         for other, deltas in split.get("paired_delta", {}).items():
-            parts = [
-                f"{k} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]" for k, d in deltas.items()
-            ]
+            parts = [f"{k} {format_ci(d, signed=True)}" for k, d in deltas.items()]
             lines += ["", f"Paired bootstrap, student minus {other}: " + "; ".join(parts) + "."]
         if "vs_human" in split:
             lines += ["", f"Against human labels (n = {split['vs_human']['n']}):", ""]

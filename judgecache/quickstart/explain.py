@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from judgecache.stats import format_ci
+
 SPLIT_NAMES = {
     "test": "queries never seen in training",
     "test_seen": "new passages of seen queries",
@@ -25,12 +27,7 @@ def ci(m: Mapping[str, Any] | None, signed: bool = False) -> str:
     >>> ci({"value": 0.05, "lo": -0.01, "hi": 0.11}, signed=True)
     '+0.050 [-0.010, +0.110]'
     """
-    if not m or m.get("value") is None:
-        return "–"
-    fmt = "{:+.3f}" if signed else "{:.3f}"
-    lo, hi = m.get("lo"), m.get("hi")
-    bounds = f" [{fmt.format(lo)}, {fmt.format(hi)}]" if lo is not None and hi is not None else ""
-    return fmt.format(m["value"]) + bounds
+    return format_ci(m, signed=signed, missing="–")
 
 
 def _gain_word(delta: Mapping[str, Any] | None) -> str:

@@ -24,7 +24,13 @@ from judgecache.stats.agreement import (
     spearman,
     tpr_tnr,
 )
-from judgecache.stats.bootstrap import bootstrap_ci, bootstrap_interval, paired_difference, with_ci
+from judgecache.stats.bootstrap import (
+    bootstrap_ci,
+    bootstrap_interval,
+    format_ci,
+    paired_difference,
+    with_ci,
+)
 from judgecache.stats.calibration import (
     CalibrationSlope,
     ReliabilityBin,
@@ -67,6 +73,7 @@ __all__ = [
     "effective_sample_size",
     "equal_mass_bins",
     "expected_calibration_error",
+    "format_ci",
     "kappa_from_codes",
     "label_codes",
     "overconfidence",

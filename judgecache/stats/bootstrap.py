@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -135,3 +136,21 @@ def with_ci(
     """
     lo, hi = bootstrap_ci(stat, *arrays, n=n, seed=seed, confidence=confidence, bounds=bounds)
     return {"value": float(stat(*(np.asarray(a) for a in arrays))), "lo": lo, "hi": hi}
+
+
+def format_ci(m: Any, *, signed: bool = False, missing: str = "-") -> str:
+    """``value [lo, hi]`` of a :func:`with_ci` result, three decimals; ``missing`` when absent.
+
+    >>> format_ci({"value": 0.5, "lo": 0.4, "hi": 0.6}), format_ci(None)
+    ('0.500 [0.400, 0.600]', '-')
+    >>> format_ci({"value": 0.05, "lo": -0.01, "hi": 0.11}, signed=True)
+    '+0.050 [-0.010, +0.110]'
+    """
+    if not isinstance(m, Mapping) or m.get("value") is None:
+        return missing
+    number = "{:+.3f}" if signed else "{:.3f}"
+    lo, hi = m.get("lo"), m.get("hi")
+    bounds = (
+        f" [{number.format(lo)}, {number.format(hi)}]" if lo is not None and hi is not None else ""
+    )
+    return number.format(m["value"]) + bounds

@@ -70,7 +70,7 @@ from judgecache.distill.train import (
     train_student,
 )
 from judgecache.errors import DistillationError, InsufficientDataError
-from judgecache.stats import cohen_kappa, with_ci
+from judgecache.stats import cohen_kappa, paired_difference
 from judgecache.store.url import redact_url
 
 EVAL_SPLITS = ("test", "test_seen")
@@ -660,23 +660,17 @@ def paired_delta(
     """
     labs = list(labels)
 
-    def binary(y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
-        yb = (y >= positive).astype(int)
-        ka = cohen_kappa(yb, (a >= positive).astype(int), labels=[0, 1])
-        return ka - cohen_kappa(yb, (b >= positive).astype(int), labels=[0, 1])
+    def binary(y: np.ndarray[Any, Any], a: np.ndarray[Any, Any]) -> float:
+        return cohen_kappa((y >= positive).astype(int), (a >= positive).astype(int), labels=[0, 1])
 
-    stats = {"binary_kappa": binary}
-    if len(labs) > 2:
+    def weighted(y: np.ndarray[Any, Any], a: np.ndarray[Any, Any]) -> float:
+        return cohen_kappa(y, a, labels=labs, weighting="quadratic")
 
-        def weighted(
-            y: np.ndarray[Any, Any], a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]
-        ) -> float:
-            return cohen_kappa(y, a, labels=labs, weighting="quadratic") - cohen_kappa(
-                y, b, labels=labs, weighting="quadratic"
-            )
-
-        stats["weighted_kappa"] = weighted
-    return {k: with_ci(f, truth, student, other, n=n_boot, seed=seed) for k, f in stats.items()}
+    stats = {"binary_kappa": binary, **({"weighted_kappa": weighted} if len(labs) > 2 else {})}
+    return {
+        k: paired_difference(f, truth, student, other, n=n_boot, seed=seed)
+        for k, f in stats.items()
+    }
 
 
 def _soft_truth(part: LabelSet, binary: bool) -> np.ndarray[Any, np.dtype[np.float64]]:

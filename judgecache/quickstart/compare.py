@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from judgecache.stats import cohen_kappa, with_ci
+from judgecache.stats import cohen_kappa, paired_difference, with_ci
 
 GRADES = (0, 1, 2, 3)
 
@@ -26,10 +26,6 @@ GRADES = (0, 1, 2, 3)
 def weighted_kappa(truth: Any, pred: Any) -> float:
     """Quadratic-weighted kappa on the relevance grades."""
     return cohen_kappa(truth, pred, labels=GRADES, weighting="quadratic")
-
-
-def _gain(truth: Any, first: Any, second: Any) -> float:
-    return weighted_kappa(truth, first) - weighted_kappa(truth, second)
 
 
 def compare_judges(
@@ -47,7 +43,9 @@ def compare_judges(
         for name, labels in judged.items()
     }
     gain = {
-        name: with_ci(_gain, t, np.asarray(judged[first]), np.asarray(labels), n=n_boot, seed=seed)
+        name: paired_difference(
+            weighted_kappa, t, np.asarray(judged[first]), np.asarray(labels), n=n_boot, seed=seed
+        )
         for name, labels in judged.items()
         if name != first
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -269,13 +270,19 @@ class Judge:
         if progress is not None and found:
             progress(sum(1 for key, _ in keyed if key in found))
         missing = {k: v for k, v in unique.items() if k not in found}
-        counts: dict[str, int] = {}
-        for key, _ in keyed:
-            counts[key] = counts.get(key, 0) + 1
         if missing:
-            step = None if progress is None else (lambda k: progress(counts[k]))
-            found.update(self._resolve_misses(missing, tag, step))
+            found.update(self._resolve_misses(missing, tag, self._miss_progress(keyed, progress)))
         return self._settle(keyed, unique, found, tag, hit_counts)
+
+    @staticmethod
+    def _miss_progress(
+        keyed: list[tuple[str, dict[str, str]]], progress: Progress | None
+    ) -> Callable[[str], None] | None:
+        """Advance ``progress`` by every copy of a judged key (counted only when someone looks)."""
+        if progress is None:
+            return None
+        counts = Counter(key for key, _ in keyed)
+        return lambda key: progress(counts[key])
 
     def iter_score(
         self,

@@ -3,9 +3,8 @@
 Pure functions over the run's figures, so they are tested without training anything.
 
 Example:
-    >>> m = {"value": 0.61, "lo": 0.52, "hi": 0.70}
-    >>> ci(m)
-    '0.610 [0.520, 0.700]'
+    >>> _gain_word({"value": 0.04, "lo": 0.002, "hi": 0.08})
+    'a real gain (the paired interval is above 0)'
 """
 
 from __future__ import annotations
@@ -15,19 +14,13 @@ from typing import Any
 
 from judgecache.stats import format_ci
 
+NA = "–"
+"""Shown for a figure that was not measured."""
+
 SPLIT_NAMES = {
     "test": "queries never seen in training",
     "test_seen": "new passages of seen queries",
 }
-
-
-def ci(m: Mapping[str, Any] | None, signed: bool = False) -> str:
-    """``value [lo, hi]`` of a ``{"value", "lo", "hi"}`` dict (``–`` when missing).
-
-    >>> ci({"value": 0.05, "lo": -0.01, "hi": 0.11}, signed=True)
-    '+0.050 [-0.010, +0.110]'
-    """
-    return format_ci(m, signed=signed, missing="–")
 
 
 def _gain_word(delta: Mapping[str, Any] | None) -> str:
@@ -55,12 +48,15 @@ def describe_comparison(comparison: Mapping[str, Any], names: Mapping[str, str])
     student - base: +0.200 [+0.100, +0.300], a real gain (the paired interval is above 0)
     """
     width = max(len(names.get(k, k)) for k in comparison["agreement"])
-    lines = [f"{names.get(k, k):<{width}}  {ci(m)}" for k, m in comparison["agreement"].items()]
+    lines = [
+        f"{names.get(k, k):<{width}}  {format_ci(m, missing='–')}"
+        for k, m in comparison["agreement"].items()
+    ]
     first = next(iter(comparison["agreement"]))
     for other, delta in comparison["gain"].items():
         lines.append(
             f"{names.get(first, first)} - {names.get(other, other)}: "
-            f"{ci(delta, signed=True)}, {_gain_word(delta)}"
+            f"{format_ci(delta, signed=True, missing='–')}, {_gain_word(delta)}"
         )
     return lines
 
@@ -84,7 +80,7 @@ def describe_fitted_base(headline: Mapping[str, Any]) -> list[str]:
         fitted = "cut-points fitted" if other == "zero_shot_cuts" else "calibration fitted"
         lines.append(
             f"training run, {SPLIT_NAMES.get(split, split)}: student - base with {fitted} "
-            f"to the teacher {ci(delta, signed=True)}, {_gain_word(delta)}"
+            f"to the teacher {format_ci(delta, signed=True, missing='–')}, {_gain_word(delta)}"
         )
     return lines
 

@@ -21,7 +21,7 @@ from typing import TextIO
 
 import click
 
-from judgecache.errors import JudgecacheError
+from judgecache.errors import ConfigError, JudgecacheError
 
 # name -> (module, attribute, one-line help shown by `judgecache --help` without importing it)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
@@ -121,13 +121,11 @@ def run(argv: list[str] | None = None) -> int:
         >>> run(["cache", "key", "q", "d", "--judge", "no-such-provider:x"])
         3
     """
-    from judgecache.errors import ConfigError
-
     with _one_line_messages():
-        return _run(argv, ConfigError)
+        return _run(argv)
 
 
-def _run(argv: list[str] | None, config_error: type[Exception]) -> int:
+def _run(argv: list[str] | None) -> int:
     try:
         # standalone_mode=False hands back the code a command passed to ctx.exit(N); with the
         # default mode click would call sys.exit itself and our error mapping below would not run.
@@ -143,7 +141,7 @@ def _run(argv: list[str] | None, config_error: type[Exception]) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except config_error as exc:
+    except ConfigError as exc:
         click.echo(f"judgecache: configuration error: {exc}", err=True)
         return EXIT_CONFIG
     except JudgecacheError as exc:

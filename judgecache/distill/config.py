@@ -100,6 +100,18 @@ class TrainConfig:
 
 
 @dataclass
+class EvidenceConfig:
+    """Faithfulness only: cut each source to the sentences a claim rests on (SummaC-style).
+
+    ``max_words`` (0: off) bounds the evidence kept from the context; ``split_claims`` scores each
+    sentence of the answer apart and keeps the weakest (see :mod:`judgecache.distill.evidence`).
+    """
+
+    max_words: int = 0
+    split_claims: bool = False
+
+
+@dataclass
 class CalibrationConfig:
     """``auto``: Platt below ``isotonic_min`` held-out labels, isotonic at or above it.
 
@@ -151,6 +163,7 @@ class DistillConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -195,6 +208,15 @@ class DistillConfig:
                 raise ConfigError(f"{k} must be positive, got {v}")
         if self.train.lr <= 0 or self.train.head_lr <= 0:
             raise ConfigError("train.lr and train.head_lr must be positive")
+        if self.evidence.max_words < 0:
+            raise ConfigError(f"evidence.max_words must be >= 0, got {self.evidence.max_words}")
+        if (self.evidence.max_words or self.evidence.split_claims) and self.task != "faithfulness":
+            raise ConfigError(
+                f"evidence.* applies to task 'faithfulness' (a context and its answer), "
+                f"not {self.task!r}"
+            )
+        if self.evidence.split_claims and not self.evidence.max_words:
+            raise ConfigError("evidence.split_claims needs evidence.max_words > 0")
         if self.train.maxsim and self.architecture != "bi":
             raise ConfigError(
                 f"train.maxsim needs architecture 'bi' (token vectors of each side), "

@@ -1,6 +1,8 @@
 """Teacher labels as training data: load, validate (before any training), and split.
 
-Labels come from an export JSONL (what ``judgecache export`` writes) or straight from a cache URL.
+Labels come from an export JSONL (what ``judgecache export`` writes), an NLI-style JSONL
+(``premise``/``hypothesis``/``label`` rows: faithfulness labels, see :mod:`judgecache.io.nli`) or
+straight from a cache URL.
 Every problem is reported with its line number and field before a model is even loaded: labels
 outside the rubric, empty texts, mixed judge identities, too few examples, a class missing from a
 split.
@@ -114,7 +116,41 @@ def load_labels(
         raise InputError(f"labels file not found: {text}", field="labels")
     from judgecache.io.jsonl import iter_jsonl
 
-    return _from_rows(iter_jsonl(text), task=task, judge=judge, source=text)
+    rows = ((line, nli_as_export(row, line, Path(text).stem)) for line, row in iter_jsonl(text))
+    return _from_rows(rows, task=task, judge=judge, source=text)
+
+
+NLI_META = ("id", "dataset", "domain", "split")
+"""NLI row fields kept in the pair's meta (e.g. to split or report by dataset)."""
+
+
+def nli_as_export(row: dict[str, Any], line: int | None, dataset: str) -> dict[str, Any]:
+    """An NLI-style row as an export row (others pass unchanged): faithfulness labels.
+
+    The judge is the row's ``judge`` or ``dataset:<file stem>`` (the labels' author).
+
+    >>> nli_as_export({"premise": "It rained.", "hypothesis": "Wet.", "label": "neutral"}, 1, "snli")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'task': 'faithfulness', 'judge': {'provider': 'dataset', 'model': 'snli', 'version': ''},
+     'inputs': {'context': 'It rained.', 'answer': 'Wet.'}, 'label': 0, 'meta': {}}
+    """
+    from judgecache.io.nli import is_nli_row, nli_label
+
+    if "inputs" in row or not is_nli_row(row):
+        return row
+    for name in ("premise", "hypothesis"):
+        value = row[name]
+        if not isinstance(value, str) or not value.strip():
+            raise InputError("is missing, empty or not a string", field=name, line=line)
+    if "label" not in row:
+        raise InputError("is missing", field="label", line=line)
+    return {
+        "task": row.get("task", "faithfulness"),
+        "judge": row.get("judge") or {"provider": "dataset", "model": dataset, "version": ""},
+        "inputs": {"context": row["premise"], "answer": row["hypothesis"]},
+        "label": nli_label(row["label"], line or 0),
+        "meta": {k: str(row[k]) for k in NLI_META if row.get(k) is not None},
+    }
 
 
 def labels_from_rows(

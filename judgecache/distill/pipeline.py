@@ -44,6 +44,7 @@ from judgecache.distill.data import (
     split_labels,
 )
 from judgecache.distill.evaluate import compare, human_labels_for, read_qrels
+from judgecache.distill.evidence import EvidenceSettings, evidence_view, weakest_claim
 from judgecache.distill.grade_cuts import fit_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
@@ -175,6 +176,10 @@ class Setup:
     eval_names: list[str]
     binary: bool
     planned_steps: int  # what the schedule plans; early stopping may end training before
+    # The pairs each split's encodings were made of (evidence cut), and for claim-split splits
+    # which labelled pair each row belongs to (its logits are the weakest claim's).
+    views: dict[str, list[tuple[str, str]]]
+    owners: dict[str, list[int] | None]
 
 
 @dataclass
@@ -307,15 +312,21 @@ def build(cfg: DistillConfig, prep: Prepared) -> Setup:
         max_length_protected=cfg.train.max_length_protected,
         protected=protected_field(rubric),
     )
-    enc = {
-        name: encode_pairs(pe, cfg.architecture, _pairs(part), lexical)
-        for name, part in {**prep.splits, "train": train_part, "val": val_part}.items()
+    evidence = EvidenceSettings(cfg.evidence.max_words, cfg.evidence.split_claims)
+    parts = {**prep.splits, "train": train_part, "val": val_part}
+    # Training and validation read one (evidence, answer) row per pair; the held-out splits are
+    # scored as serving scores them (claims split when configured).
+    views = {
+        name: evidence_view(_pairs(part), evidence, claims=name not in ("train", "val"))
+        for name, part in parts.items()
     }
+    enc = {name: encode_pairs(pe, cfg.architecture, v[0], lexical) for name, v in views.items()}
     setup = Setup(
         model, tokenizer, pe, enc, train_part, val_part, lexical, values, positive,
         positive_index(values, positive) - 1, device, split_sizes,
         ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]], binary,
         math.ceil(len(train_part) / cfg.train.batch_size) * cfg.train.epochs,
+        {n: v[0] for n, v in views.items()}, {n: v[1] for n, v in views.items()},
     )  # fmt: skip
     return setup
 
@@ -337,8 +348,8 @@ def zero_shot_baseline(cfg: DistillConfig, prep: Prepared, setup: Setup) -> Zero
         zs_enc = enc
         zs_train = [enc["train"][i] for i in init_idx]
     else:
-        zs_enc = {n: encode_pairs(pe, "bi", _pairs(prep.splits[n])) for n in setup.eval_names}
-        zs_train = encode_pairs(pe, "bi", [_pairs(setup.train_part)[i] for i in init_idx])
+        zs_enc = {n: encode_pairs(pe, "bi", setup.views[n]) for n in setup.eval_names}
+        zs_train = encode_pairs(pe, "bi", [setup.views["train"][i] for i in init_idx])
     init_targets = train_targets[init_idx]
     if cfg.architecture == "bi":
         # One pass of the base over the init pairs serves both heads.
@@ -368,10 +379,16 @@ def _logits(
     cfg: DistillConfig, setup: Setup, model: StudentModel, enc: dict[str, list[EncodedPair]]
 ) -> dict[str, torch.Tensor]:
     batch = cfg.train.batch_size * 2
-    return {
-        n: predict_logits(model, setup.pe, enc[n], setup.device, batch_size=batch)
-        for n in setup.eval_names
-    }
+    out: dict[str, torch.Tensor] = {}
+    for n in setup.eval_names:
+        z = predict_logits(model, setup.pe, enc[n], setup.device, batch_size=batch)
+        owners = setup.owners[n]
+        if owners is not None:
+            # Every pair has at least one claim and owners ascend: the last owner counts pairs.
+            n_pairs = owners[-1] + 1 if owners else 0
+            z = torch.from_numpy(weakest_claim(z.numpy(), owners, n_pairs).astype(np.float32))
+        out[n] = z
+    return out
 
 
 def fit(
@@ -452,6 +469,8 @@ def student_spec(cfg: DistillConfig, prep: Prepared, setup: Setup) -> StudentSpe
         teacher=prep.labels.judge.as_dict(),
         lexical=list(setup.lexical.names) if setup.lexical else [],
         maxsim=cfg.train.maxsim,
+        evidence_max_words=cfg.evidence.max_words,
+        split_claims=cfg.evidence.split_claims,
     )
 
 

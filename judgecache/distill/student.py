@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from judgecache.distill.calibrate import Calibrator
+from judgecache.distill.evidence import EvidenceSettings, evidence_view, weakest_claim
 from judgecache.distill.grade_cuts import apply_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.memory import FALLBACK_PATH, MEMORY_PATH, QueryMemory
@@ -73,6 +74,8 @@ class StudentSpec:
     merged: bool = False
     lexical: list[str] = field(default_factory=list)
     maxsim: bool = False
+    evidence_max_words: int = 0
+    split_claims: bool = False
     format: int = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,15 +140,34 @@ class Predictor:
             positive_index(spec.labels, 1 if spec.target == "binary" else spec.positive_from) - 1
         )
 
+    @property
+    def evidence(self) -> EvidenceSettings:
+        """How this student cuts (context, answer) pairs before reading them (faithfulness)."""
+        return EvidenceSettings(self.spec.evidence_max_words, self.spec.split_claims)
+
+    def claim_view(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> tuple[list[tuple[str, str]], list[int] | None]:
+        """The pairs the encoder reads, and (claims split) which input pair each came from."""
+        return evidence_view(pairs, self.evidence, claims=True)
+
     def encode(self, pairs: Sequence[tuple[str, str]]) -> list[EncodedPair]:
         """Tokenize with the truncation policy (raises InputError for an over-long query/answer)."""
         return encode_pairs(self.pe, self.model.architecture, pairs, self.model.lexical)
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> Predictions:
         """Labels, calibrated positive probabilities and cumulative logits, in input order."""
-        return self.predict_encoded(self.encode(pairs))
+        view, owners = self.claim_view(pairs)
+        return self.predict_encoded(self.encode(view), owners=owners, n_pairs=len(pairs))
 
-    def predict_encoded(self, encoded: Sequence[EncodedPair]) -> Predictions:
+    def predict_encoded(
+        self,
+        encoded: Sequence[EncodedPair],
+        *,
+        owners: Sequence[int] | None = None,
+        n_pairs: int | None = None,
+    ) -> Predictions:
+        """Predictions for encoded pairs; with ``owners`` (claims), one per input pair."""
         if not encoded:
             empty = np.zeros(0)
             return Predictions(
@@ -161,7 +183,10 @@ class Predictor:
             packed=self.packed,
             max_tokens=self.max_tokens,
         )
-        return self.from_logits(logits.numpy())
+        z = logits.numpy().astype(np.float64)
+        if owners is not None:
+            z = weakest_claim(z, owners, len(encoded) if n_pairs is None else n_pairs)
+        return self.from_logits(z)
 
     def from_logits(self, logits: NDArray[Any]) -> Predictions:
         """Calibrate and decide from cumulative logits already computed."""
@@ -407,19 +432,25 @@ class StudentTeacher(BatchTeacher):
     ) -> list[TeacherAnswer | BaseException]:
         self._check(rubric)
         out, good, pairs = valid_pairs(rubric, batch)
+        view, owners = self.predictor.claim_view(pairs)
         try:
-            encoded = self.predictor.encode(pairs)
+            encoded = self.predictor.encode(view)
         except InputError:
             # Some query/answer is too long to keep whole: find which, judge the rest.
-            encoded, kept = [], []
+            encoded = []
+            kept: list[int] = []
+            kept_owners: list[int] = []
             for i, pair in zip(good, pairs, strict=True):
+                sub, _ = self.predictor.claim_view([pair])
                 try:
-                    encoded.extend(self.predictor.encode([pair]))
+                    encoded.extend(self.predictor.encode(sub))
+                    kept_owners.extend([len(kept)] * len(sub))
                     kept.append(i)
                 except InputError as exc:
                     out[i] = exc
             good = kept
-        preds = self.predictor.predict_encoded(encoded)
+            owners = kept_owners if owners is not None else None
+        preds = self.predictor.predict_encoded(encoded, owners=owners, n_pairs=len(good))
         for j, i in enumerate(good):
             probs = (1 / (1 + np.exp(-preds.logits[j]))).round(6).tolist()
             raw = json.dumps({"p_at_least": probs, "p_positive": round(float(preds.prob[j]), 6)})

@@ -116,7 +116,9 @@ def summedits_rows(domains: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def by_source(rows: list[dict[str, Any]], fractions: dict[str, float], seed: int) -> dict[str, list[dict[str, Any]]]:
+def by_source(
+    rows: list[dict[str, Any]], fractions: dict[str, float], seed: int
+) -> dict[str, list[dict[str, Any]]]:
     """Split rows by source document (one source never spans two parts)."""
     sources = sorted({r["inputs"]["context"] for r in rows})
     random.Random(seed).shuffle(sources)
@@ -141,7 +143,9 @@ def youden_cut(prob: np.ndarray[Any, Any], truth: np.ndarray[Any, Any]) -> float
     return float(cands[int(np.argmax(scores))])
 
 
-def scored(predictor: Any, rows: list[dict[str, Any]]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def scored(
+    predictor: Any, rows: list[dict[str, Any]]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     pairs = [(r["inputs"]["context"], r["inputs"]["answer"]) for r in rows]
     preds = predictor.predict(pairs)
     return preds.prob, np.array([r["label"] for r in rows])
@@ -155,8 +159,12 @@ def summary(prob: np.ndarray[Any, Any], truth: np.ndarray[Any, Any], cut: float)
         "positive_share": round(float(truth.mean()), 3),
         "auc": round(float(roc_auc(truth, prob)), 3),
         "ece": round(float(expected_calibration_error(prob, truth)), 3),
-        "balanced_accuracy_at_0.5": round(float(balanced_accuracy(truth, (prob >= 0.5).astype(int))), 3),
-        "balanced_accuracy_at_calib_cut": round(float(balanced_accuracy(truth, (prob >= cut).astype(int))), 3),
+        "balanced_accuracy_at_0.5": round(
+            float(balanced_accuracy(truth, (prob >= 0.5).astype(int))), 3
+        ),
+        "balanced_accuracy_at_calib_cut": round(
+            float(balanced_accuracy(truth, (prob >= cut).astype(int))), 3
+        ),
     }
 
 
@@ -181,9 +189,13 @@ def main() -> None:
     torch.set_num_threads(2)
     rng = random.Random(13)
     overrides = [f"output={args.output}", *args.set]
-    cfg = DistillConfig.from_yaml(REPO / "configs" / "distill" / "faithfulness.yaml").with_overrides(overrides)
+    cfg = DistillConfig.from_yaml(
+        REPO / "configs" / "distill" / "faithfulness.yaml"
+    ).with_overrides(overrides)
     nli = nli_rows(args.max_answer_words)
-    se_train = by_source(summedits_rows(args.train_domains.split(",")), {"val": 0.1, "calib": 0.3}, 13)
+    se_train = by_source(
+        summedits_rows(args.train_domains.split(",")), {"val": 0.1, "calib": 0.3}, 13
+    )
     test = summedits_rows(args.test_domains.split(","))
     train = [r for name in nli for r in balanced_sample(nli[name]["train"], args.per_dataset, rng)]
     train += se_train["train"]
@@ -196,12 +208,19 @@ def main() -> None:
     source = f"faithfulness mix + SummEdits {args.train_domains}; test {args.test_domains}"
     parts = {"train": train, "val": val, "calib": se_train["calib"], "test": test}
     splits = {k: labels_from_rows(v, task="faithfulness", source=source) for k, v in parts.items()}
-    labels = labels_from_rows([r for v in parts.values() for r in v], task="faithfulness", source=source)
+    labels = labels_from_rows(
+        [r for v in parts.values() for r in v], task="faithfulness", source=source
+    )
     check_splits(splits, binary=True, min_examples=cfg.split.min_examples)
-    counts = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     for r in train:
         counts[r["meta"]["dataset"]] += 1
-    print(json.dumps({"train_pairs_by_dataset": counts, "splits": {k: len(v) for k, v in parts.items()}}), flush=True)
+    print(
+        json.dumps(
+            {"train_pairs_by_dataset": counts, "splits": {k: len(v) for k, v in parts.items()}}
+        ),
+        flush=True,
+    )
     prep = Prepared(labels, splits, resolve_base_model(cfg.base_model), binary=True)
     t0 = time.perf_counter()
     result = run_distill(cfg, prepared=prep)

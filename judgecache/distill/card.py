@@ -51,6 +51,16 @@ def _warnings(metrics: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _evidence_line(spec: StudentSpec) -> list[str]:
+    if not spec.evidence_max_words:
+        return []
+    claims = "; each sentence of the answer is scored apart and the weakest decides"
+    return [
+        f"- Evidence: each claim is read with the context sentences sharing its rare words, at "
+        f"most {spec.evidence_max_words} words" + (claims if spec.split_claims else "") + "."
+    ]
+
+
 def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any]) -> str:
     """Markdown: teacher, data, split, metrics with 95% bootstrap intervals, intended use, limits."""
     sizes = metrics["split"]["sizes"]
@@ -77,6 +87,7 @@ def render_card(spec: StudentSpec, cfg: DistillConfig, metrics: Mapping[str, Any
         f"({train['threads']} threads); best validation agreement {train['best_val_agreement']:.3f} "
         f"at step {train['best_step']}"
         + (f"; {train['summary']}." if train.get("stopped_early") else "."),
+        *_evidence_line(spec),
         f"- Calibration: {metrics['calibration']['method']} on the calib split.",
         "",
         "## Agreement with the teacher on held-out pairs",

@@ -175,6 +175,9 @@ def test_distill_trains_a_claim_splitting_student_from_an_nli_file(
     spec = json.loads((out / "student.json").read_text())
     assert (spec["evidence_max_words"], spec["split_claims"]) == (12, True)
     assert spec["teacher"] == {"provider": "dataset", "model": "nli", "version": ""}
+    assert "at most 12 words; each sentence of the answer is scored apart" in (
+        out / "README.md"
+    ).read_text(encoding="utf-8")
 
     # Serving splits the answer into claims: the pair scores as its weakest claim, each claim
     # read with its own evidence.

@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -103,6 +104,68 @@ def balanced_sample(rows: list[dict[str, Any]], n: int, rng: random.Random) -> l
     return small[:take_small] + large[: n - take_small]
 
 
+NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
+NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\b")
+NEGATABLE = re.compile(r"\b(is|was|are|were|has|have|had|will|can|could|did|does|do)\b( not\b)?")
+PRONOUNS = {"he": "she", "she": "he", "his": "her", "her": "his", "him": "her"}
+
+
+def perturb(source: str, claim: str, rng: random.Random) -> str | None:
+    """A FactCC-style unsupported variant of a supported claim (None when no edit applies).
+
+    One edit, tried in a random order: another number of the source, another name of the source,
+    a negation added or dropped, a pronoun swapped. These are the small factual edits SummEdits
+    tests; the NLI data has few of them.
+    """
+    edits = ["number", "name", "negation", "pronoun"]
+    rng.shuffle(edits)
+    for edit in edits:
+        if edit == "number":
+            mine = NUMBER.findall(claim)
+            others = sorted(set(NUMBER.findall(source)) - set(mine))
+            if mine:
+                new = (
+                    rng.choice(others)
+                    if others
+                    else str(int(float(mine[0].replace(",", ""))) + rng.randint(2, 9))
+                )
+                return claim.replace(mine[0], new, 1)
+        elif edit == "name":
+            mine = NAME.findall(claim)
+            others = sorted(set(NAME.findall(source)) - set(mine))
+            if mine and others:
+                return claim.replace(mine[0], rng.choice(others), 1)
+        elif edit == "negation":
+            m = NEGATABLE.search(claim)
+            if m:
+                repl = m.group(1) if m.group(2) else f"{m.group(1)} not"
+                return claim[: m.start()] + repl + claim[m.end() :]
+        else:
+            words = claim.split()
+            spots = [i for i, w in enumerate(words) if w.lower() in PRONOUNS]
+            if spots:
+                i = rng.choice(spots)
+                swapped = PRONOUNS[words[i].lower()]
+                words[i] = swapped.capitalize() if words[i][0].isupper() else swapped
+                return " ".join(words)
+    return None
+
+
+def augmented(rows: list[dict[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Up to n synthetic unsupported pairs, one edit each, from the supported rows given."""
+    positives = [r for r in rows if r["label"] == 1]
+    rng.shuffle(positives)
+    out = []
+    for r in positives:
+        edited = perturb(r["inputs"]["context"], r["inputs"]["answer"], rng)
+        if edited and edited != r["inputs"]["answer"]:
+            meta = {"dataset": "synthetic_edit", "domain": r["meta"]["dataset"]}
+            out.append(_row(r["inputs"]["context"], edited, 0, meta))
+        if len(out) >= n:
+            break
+    return out
+
+
 def summedits_rows(domains: list[str]) -> list[dict[str, Any]]:
     from judgecache.io.summedits import iter_summedits
 
@@ -174,6 +237,7 @@ def main() -> None:
     ap.add_argument("--test-domains", default="scitldr,qmsumm")
     ap.add_argument("--per-dataset", type=int, default=1400, help="training pairs per dataset")
     ap.add_argument("--dev-per-dataset", type=int, default=200)
+    ap.add_argument("--synthetic", type=int, default=1500, help="FactCC-style edited negatives")
     ap.add_argument("--max-answer-words", type=int, default=100)
     ap.add_argument("--output", default=str(REPO / "runs" / "bench-distill-faithfulness"))
     ap.add_argument("--set", action="append", default=[], help="config override key=value")
@@ -198,6 +262,7 @@ def main() -> None:
     )
     test = summedits_rows(args.test_domains.split(","))
     train = [r for name in nli for r in balanced_sample(nli[name]["train"], args.per_dataset, rng)]
+    train += augmented(train, args.synthetic, rng)
     train += se_train["train"]
     # Each dataset's dev rows: half (seeded) for validation, the other half for the per-dataset
     # report, so early stopping never sees a row it is judged on.

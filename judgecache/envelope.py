@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from judgecache.errors import StorageError
 
@@ -121,6 +123,10 @@ class Envelope:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
+        """Decode stored JSON text; anything malformed is a :class:`StorageError` saying why."""
+        fast = _well_formed(text)
+        if fast is not None:
+            return fast
         try:
             d = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -129,78 +135,47 @@ class Envelope:
             raise StorageError("cache entry is not JSON: nested too deeply") from None
         if not isinstance(d, dict):
             raise StorageError("cache entry is not a JSON object")
-        return _well_formed(d) or cls.from_dict(d)
+        return cls.from_dict(d)
 
 
-_FIELDS = frozenset(f.name for f in fields(Envelope))
-_LABEL_TYPES = frozenset({int, str})
-_TEXT_OR_NONE = frozenset({str, type(None)})
-_NUMBER_TYPES = frozenset({int, float})
-_ONLY_STR = frozenset({str})
+@dataclass(frozen=True, kw_only=True)
+class _Stored(Envelope):
+    """The decoding target of the hit path: :class:`Envelope` with :meth:`Envelope.from_dict`'s
+    defaults for absent fields (no ``created_at`` is ``""``, not now) and ``version`` required."""
+
+    score: float | None = None
+    raw_output: str = ""
+    created_at: str = ""
+    version: int
 
 
-def _well_formed(d: dict[str, Any]) -> Envelope | None:
-    """The envelope of a decoded entry exactly as judgecache writes it, built without copying;
-    ``None`` for anything else, which :meth:`Envelope.from_dict` then checks field by field.
+# msgspec checks every field's type in C while it parses (labels int or str, never bool; numbers
+# finite and in range; string maps of strings), building the dataclass without a dict in between.
+_decode_strict = msgspec.json.Decoder(_Stored).decode
+_N_FIELDS = len(fields(_Stored))
+_PLAIN_DEFAULTS = {f.name: f.default for f in fields(_Stored) if f.default is not MISSING}
 
-    This is the hit path: every cached verdict passes here, so the checks are plain type tests
-    (``x - x == 0`` is False for NaN and infinities).
+
+def _well_formed(text: str | bytes) -> Envelope | None:
+    """The envelope of an entry exactly as judgecache writes it, decoded and type-checked in one
+    C pass; ``None`` for anything else, which :meth:`Envelope.from_dict` then checks field by
+    field (and either repairs, e.g. a numeric string score, or rejects with a reason).
+
+    This is the hit path: every cached verdict passes here.
     """
-    get = d.get
-    judge, inputs, meta = get("judge"), get("inputs"), get("meta", _NO_META)
-    usage, score = get("usage", _NO_USAGE), get("score")
-    cost, latency = get("cost_usd", 0.0), get("latency_s", 0.0)
-    if not (
-        get("version") == ENVELOPE_VERSION
-        and d.keys() <= _FIELDS
-        and type(get("label")) in _LABEL_TYPES
-        and (score is None or (type(score) in _NUMBER_TYPES and score - score == 0))
-        and type(cost) in _NUMBER_TYPES
-        and cost - cost == 0
-        and type(latency) in _NUMBER_TYPES
-        and latency - latency == 0
-        and type(get("task")) is str
-        and type(judge) is dict
-        and set(map(type, judge.values())) <= _ONLY_STR
-        and type(inputs) is dict
-        and set(map(type, inputs.values())) <= _ONLY_STR
-        and type(meta) is dict
-        and set(map(type, meta.values())) <= _ONLY_STR
-        and type(usage) is dict
-        and type(usage.get("input_tokens", 0)) is int
-        and type(usage.get("output_tokens", 0)) is int
-        and {type(get(k, "")) for k in _TEXT_FIELDS} <= _ONLY_STR
-        and type(get("reason")) in _TEXT_OR_NONE
-        and type(get("model_answered")) in _TEXT_OR_NONE
-    ):
+    try:
+        env = _decode_strict(text)
+    except (msgspec.DecodeError, RecursionError, UnicodeError):  # UnicodeError: lone surrogates
         return None
-    env = object.__new__(Envelope)
-    # Frozen dataclass: fill the instance dict directly (what __init__ would store, minus copies
-    # of dicts that json.loads just made and nobody else holds).
-    env.__dict__.update(
-        label=d["label"],
-        score=None if score is None else float(score),
-        raw_output=get("raw_output", ""),
-        task=d["task"],
-        judge=judge,
-        inputs=inputs,
-        reason=get("reason"),
-        usage=Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
-        cost_usd=float(cost),
-        latency_s=float(latency),
-        model_answered=get("model_answered"),
-        created_at=get("created_at", ""),
-        source=get("source", "teacher"),
-        rubric=get("rubric", ""),
-        meta=meta,
-        version=ENVELOPE_VERSION,
-    )
+    state = env.__dict__
+    if state.get("version") != ENVELOPE_VERSION:  # absent: msgspec would fall back on the class's 1
+        return None
+    if len(state) < _N_FIELDS:  # msgspec leaves absent fields with a plain default to the class
+        for name, value in _PLAIN_DEFAULTS.items():
+            state.setdefault(name, value)
+    # Same fields and layout: make it a plain Envelope, equal to any other (frozen: no setattr).
+    object.__setattr__(env, "__class__", Envelope)
     return env
-
-
-_TEXT_FIELDS = ("raw_output", "created_at", "source", "rubric")
-_NO_USAGE: dict[str, Any] = {}
-_NO_META: dict[str, str] = {}
 
 
 def _why(exc: Exception) -> str:

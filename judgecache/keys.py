@@ -21,7 +21,7 @@ import hashlib
 import json
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,3 +234,53 @@ class KeyBuilder:
         ).encode("utf-8")
         digest = hashlib.sha256(b'{"inputs":' + body + self._suffix).hexdigest()
         return f"{KEY_SCHEMA_VERSION}:{digest}"
+
+    def pair_keyer(self, names: tuple[str, str]) -> PairKeyer:
+        """A per-pair fast path for a two-field task: see :data:`PairKeyer`.
+
+        >>> b = KeyBuilder(JudgeIdentity("callable", "f", "1"), {"template": "{query}"}, {})
+        >>> keyer = b.pair_keyer(("query", "doc"))
+        >>> key, inputs = keyer(" tea ", "tea is a drink")
+        >>> inputs, key == b.digest(b.normalize({"query": " tea ", "doc": "tea is a drink"}))
+        ({'query': 'tea', 'doc': 'tea is a drink'}, True)
+        >>> keyer("cafe\\u0301", "x")[1]["query"] == "caf\\u00e9"  # NFC, as normalize_text
+        True
+        >>> keyer("tea", "  ") is None  # blank: the general path names the field
+        True
+        """
+        first, second = (unicodedata.normalize("NFC", n) for n in names)
+        swap = second < first  # canonical JSON sorts the field names
+        low, high = (second, first) if swap else (first, second)
+        # Everything around the two values is constant for this judge and task: only the values
+        # are quoted, and sha256 reads the constant tail (the judge part) once per key.
+        head = '{"inputs":{' + _quote(low) + ":"
+        mid = "," + _quote(high) + ":"
+        tail = b"}" + self._suffix
+        sha256, quote, nfc = hashlib.sha256, _quote, unicodedata.normalize
+        version = KEY_SCHEMA_VERSION + ":"
+
+        def keyer(a: object, b: object) -> tuple[str, dict[str, str]] | None:
+            if type(a) is not str or type(b) is not str:
+                return None
+            # The text policy in the order normalize_text applies it; ASCII is already NFC.
+            if not a.isascii():
+                a = nfc("NFC", a)
+            if not b.isascii():
+                b = nfc("NFC", b)
+            a, b = a.strip(), b.strip()
+            if not a or not b or "\r" in a or "\r" in b:
+                return None  # blank (the rubric names it) or CR to rewrite: the general path
+            x, y = (b, a) if swap else (a, b)
+            try:
+                material = (head + quote(x) + mid + quote(y)).encode()
+            except UnicodeEncodeError:
+                return None  # a lone surrogate: the general path reports it
+            return version + sha256(material + tail).hexdigest(), {first: a, second: b}
+
+        return keyer
+
+
+PairKeyer = Callable[[object, object], "tuple[str, dict[str, str]] | None"]
+"""``(first, second) -> (key, normalized inputs)`` for two non-blank strings without CR or lone
+surrogates (the common case; byte for byte the key :meth:`KeyBuilder.digest` gives), or ``None``:
+then the caller takes the general path, which validates the inputs (and names what is wrong)."""

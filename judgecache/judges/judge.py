@@ -140,6 +140,7 @@ class Judge:
         self._prompt = self.teacher.prompt_material(self.rubric)
         self._params = filter_params(self.teacher.key_params())
         self._keys = KeyBuilder(self.teacher.identity, self._prompt, self._params)
+        self._pair_keyer = self._keys.pair_keyer(self.rubric.fields)
         self._owner = owner_id()
         self._miss = MissPath(
             name=self.name,
@@ -352,7 +353,10 @@ class Judge:
         self, pairs: Iterable[Pair]
     ) -> tuple[list[tuple[str, dict[str, str]]], dict[str, dict[str, str]]]:
         """Key every pair (in order) and the unique keys with their inputs."""
-        keyed = [self._prepare(i, p) for i, p in enumerate(pairs)]
+        fast, keyed = self._pair_keyer, []
+        for i, pair in enumerate(pairs):
+            done = fast(*pair) if type(pair) is tuple and len(pair) == 2 else None
+            keyed.append(done or self._prepare(i, pair))
         unique: dict[str, dict[str, str]] = {}
         for key, inputs in keyed:
             unique.setdefault(key, inputs)

@@ -165,7 +165,16 @@ class PriceTable:
         >>> table.estimate_prompt_cost("m", "x" * 3996)
         0.001
         """
-        return self.estimate_cost(model, len(prompt) // 4 + 1, output_tokens)
+        return self.estimate_chars_cost(model, len(prompt), output_tokens)
+
+    def estimate_chars_cost(self, model: str, prompt_chars: int, output_tokens: int = 10) -> float:
+        """:meth:`estimate_prompt_cost` from the prompt's length alone (no prompt to build).
+
+        >>> table = PriceTable.from_dict({"models": {"m": {"input": 1.0, "output": 0.0}}})
+        >>> table.estimate_chars_cost("m", 3996)
+        0.001
+        """
+        return self.estimate_cost(model, prompt_chars // 4 + 1, output_tokens)
 
     def cost(self, model: str, usage: Usage) -> float:
         """USD for one call's :class:`~judgecache.envelope.Usage`."""

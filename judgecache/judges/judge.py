@@ -154,6 +154,7 @@ class Judge:
             lease_ttl_s=lease_ttl_s,
         )
         self._prices: Any = None
+        self._prompt_chars: _PromptLength | None = None
 
     # ----------------------------------------------------------------- keys and direct access
 
@@ -379,17 +380,20 @@ class Judge:
         found: dict[str, Verdict | JudgecacheError] = {}
         saved = 0.0
         hits = 0
+        verdict, priced = Verdict.from_envelope, self.price_model is not None
         for key, raw in self._get_each(list(unique)):
+            if raw is None:
+                continue
             if isinstance(raw, StorageError):
                 found[key] = raw
                 continue
-            env = None if raw is None else decode_entry(key, raw)
+            env = decode_entry(key, raw)
             if env is None:
-                if raw is not None:
-                    self._miss.note_corrupt(key)
+                self._miss.note_corrupt(key)
                 continue
-            found[key] = Verdict.from_envelope(env, key=key, cached=True)
-            saved += self._saved_by_hit(env)
+            found[key] = verdict(env, key=key, cached=True)
+            if env.cost_usd > 0 or priced:
+                saved += self._saved_by_hit(env)
             hits += 1
         return found, {"hits": hits, "saved_usd": saved}
 
@@ -461,9 +465,11 @@ class Judge:
             from judgecache.prices import PriceTable
 
             self._prices = PriceTable.load()
-        # Labels imported from files carry no usage: estimate it from the prompt.
-        prompt = self.rubric.system + self.rubric.render(env.inputs)
-        return float(self._prices.estimate_prompt_cost(self.price_model, prompt))
+        if self._prompt_chars is None:
+            self._prompt_chars = _PromptLength(self.rubric)
+        # Labels imported from files carry no usage: estimate it from the prompt's length.
+        chars = self._prompt_chars(env.inputs)
+        return float(self._prices.estimate_chars_cost(self.price_model, chars))
 
     def _report_scored(
         self,
@@ -493,6 +499,28 @@ class Judge:
 
     def __repr__(self) -> str:
         return f"Judge({self.name!r}, task={self.rubric.name!r}, cache={self.store.url!r})"
+
+
+class _PromptLength:
+    """The length of a rubric's full prompt (system + rendered template) for given inputs, without
+    rendering it: a constant for the template plus each input's length times its occurrences.
+
+    >>> from judgecache.judges.rubric import RELEVANCE
+    >>> inputs = {"query": "tea", "doc": "tea is a drink"}
+    >>> _PromptLength(RELEVANCE)(inputs) == len(RELEVANCE.system + RELEVANCE.render(inputs))
+    True
+    """
+
+    def __init__(self, rubric: Rubric) -> None:
+        empty = dict.fromkeys(rubric.fields, "")
+        self.base = len(rubric.system) + len(rubric.render(empty))
+        self.times = {
+            f: len(rubric.render({**empty, f: "x"})) - len(rubric.render(empty))
+            for f in rubric.fields
+        }
+
+    def __call__(self, inputs: Mapping[str, str]) -> int:
+        return self.base + sum(n * len(inputs.get(f, "")) for f, n in self.times.items())
 
 
 def _make_teacher(

@@ -46,7 +46,14 @@ class Verdict:
 
     @classmethod
     def from_envelope(cls, env: Envelope, *, key: str, cached: bool) -> Verdict:
-        score = env.score
-        if score is None and isinstance(env.label, int | float):
-            score = float(env.label)
-        return cls(label=env.label, score=score, cached=cached, key=key, envelope=env)
+        label, score = env.label, env.score
+        if score is None and isinstance(label, int | float):
+            score = float(label)
+        # Built on every cache hit: fill the frozen instance's dict at once instead of five
+        # object.__setattr__ calls in the generated __init__ (what it stores is the same).
+        verdict = _new(cls)
+        verdict.__dict__.update(label=label, score=score, cached=cached, key=key, envelope=env)
+        return verdict
+
+
+_new = object.__new__

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from judgecache.errors import ConfigError
 
 _quote = json.encoder.encode_basestring
@@ -252,11 +254,12 @@ class KeyBuilder:
         swap = second < first  # canonical JSON sorts the field names
         low, high = (second, first) if swap else (first, second)
         # Everything around the two values is constant for this judge and task: only the values
-        # are quoted, and sha256 reads the constant tail (the judge part) once per key.
-        head = '{"inputs":{' + _quote(low) + ":"
-        mid = "," + _quote(high) + ":"
+        # are quoted (msgspec writes the same JSON string bytes as encode_basestring, a test checks
+        # every code point, without the str round trip), and sha256 reads the judge part as is.
+        head = ('{"inputs":{' + _quote(low) + ":").encode()
+        mid = ("," + _quote(high) + ":").encode()
         tail = b"}" + self._suffix
-        sha256, quote, nfc = hashlib.sha256, _quote, unicodedata.normalize
+        sha256, quote, nfc = hashlib.sha256, msgspec.json.encode, unicodedata.normalize
         version = KEY_SCHEMA_VERSION + ":"
 
         def keyer(a: object, b: object) -> tuple[str, dict[str, str]] | None:
@@ -272,10 +275,10 @@ class KeyBuilder:
                 return None  # blank (the rubric names it) or CR to rewrite: the general path
             x, y = (b, a) if swap else (a, b)
             try:
-                material = (head + quote(x) + mid + quote(y)).encode()
+                material = head + quote(x) + mid + quote(y) + tail
             except UnicodeEncodeError:
                 return None  # a lone surrogate: the general path reports it
-            return version + sha256(material + tail).hexdigest(), {first: a, second: b}
+            return version + sha256(material).hexdigest(), {first: a, second: b}
 
         return keyer
 

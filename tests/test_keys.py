@@ -140,3 +140,42 @@ def test_key_builder_matches_key_material(inputs: dict[str, str]) -> None:
     builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0, "api_key": "x"})
     slow = KeyMaterial(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0}, inputs)
     assert builder.digest(builder.normalize(inputs)) == slow.digest()
+
+
+def test_pair_keyer_quotes_every_code_point_as_the_canonical_encoder() -> None:
+    # The fast per-pair path quotes values with msgspec; one string holding every code point
+    # (surrogates aside) must come out byte for byte as json.dumps(ensure_ascii=False) writes it.
+    import json
+
+    import msgspec
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert msgspec.json.encode(every) == json.dumps(every, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("what is x?", "x is y"),
+        ("  cafe\u0301 ", "naïve — “quotes” ✓ 日本語"),
+        ('"escaped" \\ back\tslash', "ctrl \x01 and \n newline"),
+        ("z field order", "a"),
+    ],
+)
+def test_pair_keyer_matches_the_general_path(first: str, second: str) -> None:
+    from judgecache.keys import KeyBuilder
+
+    for names in (("query", "doc"), ("context", "answer")):  # the two field orders
+        builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0})
+        inputs = builder.normalize(dict(zip(names, (first, second), strict=True)))
+        assert builder.pair_keyer(names)(first, second) == (builder.digest(inputs), inputs)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("a\r\nb", "d"), ("q", "   "), ("q", "\ud800"), (1, "d"), (None, "d")]
+)
+def test_pair_keyer_leaves_odd_input_to_the_general_path(first: object, second: object) -> None:
+    from judgecache.keys import KeyBuilder
+
+    builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {})
+    assert builder.pair_keyer(("query", "doc"))(first, second) is None

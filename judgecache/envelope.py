@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,9 +30,12 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token usage reported by the teacher for one call."""
+class Usage(msgspec.Struct, frozen=True, gc=False):
+    """Token usage reported by the teacher for one call.
+
+    >>> Usage(120, 3).total
+    123
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -43,14 +45,17 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(msgspec.Struct, frozen=True, gc=False):
     """One stored verdict: the label and everything needed to audit, cost and export it.
 
     ``inputs`` and ``judge`` are stored so that a cache can be exported as training data for
     distillation without keeping the original eval files. ``source`` is ``teacher`` for a live
     call and ``import`` for labels seeded from files. ``meta`` holds ids from the source files (``qid``,
     ``docid``) so exported labels can be joined with human judgments; it is not part of the key.
+
+    A frozen msgspec struct that the cyclic garbage collector does not track (``gc=False``): it
+    holds JSON data only (text, numbers, maps of text), so it can never be part of a reference
+    cycle, and a batch of cache hits builds one per pair without feeding GC passes.
     """
 
     label: Label
@@ -60,18 +65,19 @@ class Envelope:
     judge: Mapping[str, str]
     inputs: Mapping[str, str]
     reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = msgspec.field(default_factory=Usage)
     cost_usd: float = 0.0
     latency_s: float = 0.0
     model_answered: str | None = None
-    created_at: str = field(default_factory=utc_now_iso)
+    created_at: str = msgspec.field(default_factory=utc_now_iso)
     source: str = "teacher"
     rubric: str = ""
-    meta: Mapping[str, str] = field(default_factory=dict)
+    meta: Mapping[str, str] = msgspec.field(default_factory=dict)
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = msgspec.structs.asdict(self)
+        d["usage"] = msgspec.structs.asdict(self.usage)
         d["judge"] = dict(self.judge)
         d["inputs"] = dict(self.inputs)
         d["meta"] = dict(self.meta)
@@ -124,7 +130,7 @@ class Envelope:
     @classmethod
     def from_json(cls, text: str | bytes) -> Envelope:
         """Decode stored JSON text; anything malformed is a :class:`StorageError` saying why."""
-        fast = _well_formed(text)
+        fast = decode_written(text)
         if fast is not None:
             return fast
         try:
@@ -138,44 +144,52 @@ class Envelope:
         return cls.from_dict(d)
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Stored(Envelope):
-    """The decoding target of the hit path: :class:`Envelope` with :meth:`Envelope.from_dict`'s
-    defaults for absent fields (no ``created_at`` is ``""``, not now) and ``version`` required."""
+class _Stored(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """The decoding target of the hit path: :class:`Envelope`'s fields in its order, with
+    :meth:`Envelope.from_dict`'s defaults for absent fields (no ``created_at`` is ``""``, not now)
+    and ``version`` required. msgspec checks every type in C while it parses: labels int or str
+    (never bool), numbers finite and in range, maps of text."""
 
+    label: Label
     score: float | None = None
     raw_output: str = ""
+    task: str
+    judge: dict[str, str]
+    inputs: dict[str, str]
+    reason: str | None = None
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    model_answered: str | None = None
     created_at: str = ""
+    source: str = "teacher"
+    rubric: str = ""
+    meta: dict[str, str] = {}
     version: int
 
 
-# msgspec checks every field's type in C while it parses (labels int or str, never bool; numbers
-# finite and in range; string maps of strings), building the dataclass without a dict in between.
-_decode_strict = msgspec.json.Decoder(_Stored).decode
-_N_FIELDS = len(fields(_Stored))
-_PLAIN_DEFAULTS = {f.name: f.default for f in fields(_Stored) if f.default is not MISSING}
+_decode_stored = msgspec.json.Decoder(_Stored).decode
+_astuple = msgspec.structs.astuple  # same fields in the same order (a test checks)
 
 
-def _well_formed(text: str | bytes) -> Envelope | None:
+def decode_written(text: str | bytes) -> Envelope | None:
     """The envelope of an entry exactly as judgecache writes it, decoded and type-checked in one
-    C pass; ``None`` for anything else, which :meth:`Envelope.from_dict` then checks field by
-    field (and either repairs, e.g. a numeric string score, or rejects with a reason).
+    C pass; ``None`` for anything else, which :meth:`Envelope.from_json` then checks field by
+    field (and either accepts, e.g. a numeric string score, or rejects, saying why).
 
     This is the hit path: every cached verdict passes here.
+
+    >>> decode_written('{"version": 1, "label": 2, "task": "t", "judge": {}, "inputs": {}}').label
+    2
+    >>> decode_written('{"version": 1, "label": true, "task": "t", "judge": {}, "inputs": {}}')
     """
     try:
-        env = _decode_strict(text)
+        stored = _decode_stored(text)
     except (msgspec.DecodeError, RecursionError, UnicodeError):  # UnicodeError: lone surrogates
         return None
-    state = env.__dict__
-    if state.get("version") != ENVELOPE_VERSION:  # absent: msgspec would fall back on the class's 1
+    if stored.version != ENVELOPE_VERSION:
         return None
-    if len(state) < _N_FIELDS:  # msgspec leaves absent fields with a plain default to the class
-        for name, value in _PLAIN_DEFAULTS.items():
-            state.setdefault(name, value)
-    # Same fields and layout: make it a plain Envelope, equal to any other (frozen: no setattr).
-    object.__setattr__(env, "__class__", Envelope)
-    return env
+    return Envelope(*_astuple(stored))
 
 
 def _why(exc: Exception) -> str:

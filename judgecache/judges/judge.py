@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from judgecache.envelope import Envelope
+from judgecache.envelope import Envelope, decode_written
 from judgecache.errors import (
     BudgetExceededError,
     ConfigError,
@@ -387,7 +387,7 @@ class Judge:
             if isinstance(raw, StorageError):
                 found[key] = raw
                 continue
-            env = decode_entry(key, raw)
+            env = decode_written(raw) or decode_entry(key, raw)  # the latter names what is wrong
             if env is None:
                 self._miss.note_corrupt(key)
                 continue

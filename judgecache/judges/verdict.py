@@ -12,19 +12,18 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from judgecache.envelope import Envelope, Label
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     """A judged pair.
 
     ``score`` is the teacher's score or probability when it gave one, else the label as a number
     (so graded labels sort naturally). ``cached`` is True when no teacher call was made for it in
-    this request. Slotted: one is built per cache hit, and an object without an instance dict is
-    one allocation the garbage collector tracks instead of two.
+    this request. Like :class:`Envelope`, a frozen struct the cyclic garbage collector does not
+    track (it holds an envelope and plain values, never a cycle): one is built per cache hit.
     """
 
     label: Label

@@ -58,3 +58,38 @@ def test_pickle_bytes_are_rejected() -> None:
 
     with pytest.raises(StorageError):
         Envelope.from_json(pickle.dumps({"label": 1}))
+
+
+def test_the_hit_path_decoder_has_the_envelope_fields_in_order() -> None:
+    # decode_written copies the decoded struct into an Envelope by position.
+    from judgecache.envelope import _Stored
+
+    assert _Stored.__struct_fields__ == Envelope.__struct_fields__
+
+
+def test_fast_and_field_by_field_decoding_agree_on_absent_fields() -> None:
+    from judgecache.envelope import decode_written
+
+    row = make().to_dict()
+    for absent in ("created_at", "score", "raw_output", "meta", "usage", "reason"):
+        text = json.dumps({k: v for k, v in row.items() if k != absent})
+        fast = decode_written(text)
+        assert fast is None or fast == Envelope.from_dict(json.loads(text)), absent
+    no_created = decode_written(json.dumps({k: v for k, v in row.items() if k != "created_at"}))
+    assert no_created is not None and no_created.created_at == ""  # as from_dict, not "now"
+    no_version = json.dumps({k: v for k, v in row.items() if k != "version"})
+    assert decode_written(no_version) is None
+    with pytest.raises(StorageError, match="unsupported envelope version None"):
+        Envelope.from_json(no_version)
+
+
+def test_envelopes_and_verdicts_are_not_tracked_by_the_cyclic_gc() -> None:
+    # One of each is built per cache hit; they hold JSON data only, so they can never be in a
+    # cycle, and untracked objects do not feed (or slow) the collector's passes.
+    import gc
+
+    from judgecache.judges.verdict import Verdict
+
+    env = Envelope.from_json(make().to_json())
+    verdict = Verdict.from_envelope(env, key="jc1:x", cached=True)
+    assert not any(gc.is_tracked(o) for o in (env, env.usage, verdict))

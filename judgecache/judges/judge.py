@@ -271,8 +271,8 @@ class Judge:
         found, hit_counts = self._read_hits(unique)
         if progress is not None and found:
             progress(sum(1 for key, _ in keyed if key in found))
-        missing = {k: v for k, v in unique.items() if k not in found}
-        if missing:
+        if len(found) < len(unique):
+            missing = {k: v for k, v in unique.items() if k not in found}
             found.update(self._resolve_misses(missing, tag, self._miss_progress(keyed, progress)))
         return self._settle(keyed, unique, found, tag, hit_counts)
 
@@ -397,10 +397,11 @@ class Judge:
             hits += 1
         return found, {"hits": hits, "saved_usd": saved}
 
-    def _get_each(self, keys: list[str]) -> list[tuple[str, str | StorageError | None]]:
+    def _get_each(self, keys: list[str]) -> Iterable[tuple[str, str | StorageError | None]]:
         """One batched read; if it fails, one read per key so a failure stays with its key."""
         try:
-            return list(zip(keys, self.store.get_many(keys), strict=True))
+            # A zip, not a list of pairs: iterated at once, it reuses one tuple for every pair.
+            return zip(keys, self.store.get_many(keys), strict=True)
         except StorageError:
             pass
         out: list[tuple[str, str | StorageError | None]] = []

@@ -307,11 +307,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument(
-        "--hit-only", action="store_true", help="only the hit-path comparison (about a minute)"
+        "--hit-only", action="store_true", help="only the hit-path comparison (about 10 s)"
+    )
+    parser.add_argument(
+        "--hit-stages",
+        action="store_true",
+        help="CPU time per pair of each stage of the hit path, both backends (about 20 s)",
     )
     args = parser.parse_args()
     require_data()
     n_hit, n_sf = (2_000, 200) if args.quick else (10_000, 1_000)
+    if args.hit_stages:
+        print(render_stages(hit_stages(real_pairs(n_hit)), n_hit))
+        return
     if args.hit_only:
         print(render_hit(hit_only(real_pairs(n_hit)), n_hit))
         return
@@ -341,6 +349,85 @@ def main() -> None:
 def hit_only(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jc-bench-") as tmpdir, LocalRedisServer() as url:
         return hit_path(pairs, f"diskcache://{Path(tmpdir) / 'hits'}", url)
+
+
+def hit_stages(pairs: list[tuple[str, str]], repeats: int = HIT_REPEATS) -> dict[str, Any]:
+    """Where a hit's time goes: CPU microseconds per pair (``time.process_time``, median of
+    ``repeats``) of each stage of ``score_many`` on all hits, beside the strict raw floor.
+
+    Stages are timed one by one through the judge's internals (keys, the store's bulk read, the
+    envelope decode, the verdicts); "bookkeeping" is what ``score_many`` spends beyond them. CPU time,
+    not wall time, so the figures are this process's own work (the Redis server's is not in them).
+    """
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="jc-bench-") as tmp, LocalRedisServer() as redis_url:
+        for name, url in (("diskcache", f"diskcache://{Path(tmp) / 'hits'}"), ("redis", redis_url)):
+            judge = Judge(overlap_grade, name="bench-overlap", version="1", cache=url)
+            judge.put_many((q, d, overlap_grade(q, d), None) for q, d in pairs)
+            keys = [judge.key(q, d) for q, d in pairs]
+            floors = _disk_floors(url, keys) if name == "diskcache" else _redis_floors(url, keys)
+            out[name] = _stages(judge, pairs, next(iter(floors.values())), repeats)
+            judge.close()
+    return out
+
+
+def _stages(
+    judge: Judge, pairs: list[tuple[str, str]], floor: Callable[[], object], repeats: int
+) -> dict[str, float]:
+    from judgecache.envelope import decode_written
+    from judgecache.judges.verdict import Verdict
+
+    keys = list(judge._dedupe(pairs)[1])
+    values = judge.store.get_many(keys)
+    envelopes = [decode_written(v or "") for v in values]
+
+    def cpu(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        return statistics.median(times) / len(pairs) * 1e6
+
+    stages = {
+        "floor": cpu(floor),
+        "keys": cpu(lambda: judge._dedupe(pairs)),
+        "read": cpu(lambda: judge.store.get_many(keys)),
+        "decode": cpu(lambda: [decode_written(v or "") for v in values]),
+        "verdicts": cpu(
+            lambda: [
+                Verdict.from_envelope(e, key=k, cached=True)
+                for k, e in zip(keys, envelopes, strict=True)
+                if e is not None
+            ]
+        ),
+        "total": cpu(lambda: judge.score_many(pairs)),
+    }
+    stages["bookkeeping"] = stages["total"] - sum(
+        stages[p] for p in ("keys", "read", "decode", "verdicts")
+    )
+    return stages
+
+
+def render_stages(s: dict[str, Any], n_hit: int) -> str:
+    rows = [
+        ("raw read, strict floor (bulk SQL / `MGET` bytes)", "floor"),
+        ("judgecache: keys from the pairs' text (NFC, strip, quote, sha256)", "keys"),
+        ("judgecache: the store's bulk read", "read"),
+        ("judgecache: decode and type-check the envelopes", "decode"),
+        ("judgecache: build the verdicts", "verdicts"),
+        ("judgecache: batch bookkeeping (dedupe, order, ledger, loops)", "bookkeeping"),
+        ("judgecache `score_many` in all", "total"),
+    ]
+    lines = [
+        f"### Hit path by stage: CPU per pair over {n_hit:,} cached pairs (median of {HIT_REPEATS})",
+        "",
+        "| stage | diskcache | Redis |",
+        "| --- | --- | --- |",
+    ]
+    for label, key in rows:
+        lines.append(f"| {label} | {s['diskcache'][key]:.2f} us | {s['redis'][key]:.2f} us |")
+    return "\n".join(lines)
 
 
 def render_hit(h: dict[str, Any], n_hit: int) -> str:

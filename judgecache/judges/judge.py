@@ -267,23 +267,21 @@ class Judge:
     ) -> list[Verdict | JudgecacheError]:
         """Like :meth:`score_many`, but a failed pair yields its error in place of a verdict."""
         tag = tag or self.tag
-        keyed, unique = self._dedupe(pairs)
+        keys, unique = self._dedupe(pairs)
         found, hit_counts = self._read_hits(unique)
         if progress is not None and found:
-            progress(sum(1 for key, _ in keyed if key in found))
+            progress(sum(1 for key in keys if key in found))
         if len(found) < len(unique):
             missing = {k: v for k, v in unique.items() if k not in found}
-            found.update(self._resolve_misses(missing, tag, self._miss_progress(keyed, progress)))
-        return self._settle(keyed, unique, found, tag, hit_counts)
+            found.update(self._resolve_misses(missing, tag, self._miss_progress(keys, progress)))
+        return self._settle(keys, unique, found, tag, hit_counts)
 
     @staticmethod
-    def _miss_progress(
-        keyed: list[tuple[str, dict[str, str]]], progress: Progress | None
-    ) -> Callable[[str], None] | None:
+    def _miss_progress(keys: list[str], progress: Progress | None) -> Callable[[str], None] | None:
         """Advance ``progress`` by every copy of a judged key (counted only when someone looks)."""
         if progress is None:
             return None
-        counts = Counter(key for key, _ in keyed)
+        counts = Counter(keys)
         return lambda key: progress(counts[key])
 
     def iter_score(
@@ -323,19 +321,19 @@ class Judge:
     ) -> list[Verdict | JudgecacheError]:
         """Async :meth:`score_many_settled`."""
         tag = tag or self.tag
-        keyed, unique = self._dedupe(pairs)
+        keys, unique = self._dedupe(pairs)
         found, hit_counts = await asyncio.to_thread(self._read_hits, unique)
         missing = {k: v for k, v in unique.items() if k not in found}
         if missing:
             found.update(await self._aresolve_misses(missing, tag))
-        return self._settle(keyed, unique, found, tag, hit_counts)
+        return self._settle(keys, unique, found, tag, hit_counts)
 
     # ------------------------------------------------------------------------------ internals
 
     def _settle(
         self,
-        keyed: list[tuple[str, dict[str, str]]],
-        unique: Mapping[str, object],
+        keys: list[str],
+        unique: Mapping[str, dict[str, str]],
         found: Mapping[str, Verdict | JudgecacheError],
         tag: str | None,
         hit_counts: Mapping[str, float],
@@ -344,24 +342,29 @@ class Judge:
 
         The batch's requests and hits are counted in one ledger write (one round trip).
         """
-        out = [found[key] for key, _ in keyed]
-        repeats = len(keyed) - len(unique)
-        self.ledger.record(self.name, tag, requests=len(keyed), coalesced=repeats, **hit_counts)
-        self._report_scored(keyed, out, tag)
+        out = [found[key] for key in keys]
+        repeats = len(keys) - len(unique)
+        self.ledger.record(self.name, tag, requests=len(keys), coalesced=repeats, **hit_counts)
+        self._report_scored(keys, unique, out, tag)
         return out
 
-    def _dedupe(
-        self, pairs: Iterable[Pair]
-    ) -> tuple[list[tuple[str, dict[str, str]]], dict[str, dict[str, str]]]:
-        """Key every pair (in order) and the unique keys with their inputs."""
-        fast, keyed = self._pair_keyer, []
+    def _dedupe(self, pairs: Iterable[Pair]) -> tuple[list[str], dict[str, dict[str, str]]]:
+        """The key of every pair (in order) and the unique keys with their inputs.
+
+        Two flat containers, not a list of (key, inputs) tuples: a tuple holding a dict stays
+        tracked by the cyclic GC, and 10,000 of them alive through a batch set off a full
+        collection of the process.
+        """
+        fast = self._pair_keyer
+        keys: list[str] = []
+        unique: dict[str, dict[str, str]] = {}
         for i, pair in enumerate(pairs):
             done = fast(*pair) if type(pair) is tuple and len(pair) == 2 else None
-            keyed.append(done or self._prepare(i, pair))
-        unique: dict[str, dict[str, str]] = {}
-        for key, inputs in keyed:
-            unique.setdefault(key, inputs)
-        return keyed, unique
+            key, inputs = done or self._prepare(i, pair)
+            keys.append(key)
+            if key not in unique:
+                unique[key] = inputs
+        return keys, unique
 
     def _prepare(self, index: int, pair: object) -> tuple[str, dict[str, str]]:
         if not isinstance(pair, tuple | list) or len(pair) != 2:
@@ -474,15 +477,14 @@ class Judge:
 
     def _report_scored(
         self,
-        keyed: Sequence[tuple[str, dict[str, str]]],
+        keys: Sequence[str],
+        unique: Mapping[str, dict[str, str]],
         results: Sequence[Verdict | JudgecacheError],
         tag: str | None,
     ) -> None:
         if self.production_log is None:
             return
-        ok = [
-            (inp, v) for (_, inp), v in zip(keyed, results, strict=True) if isinstance(v, Verdict)
-        ]
+        ok = [(unique[k], v) for k, v in zip(keys, results, strict=True) if isinstance(v, Verdict)]
         if ok:
             self.production_log.record_scored(self, [inp for inp, _ in ok], [v for _, v in ok], tag)
 

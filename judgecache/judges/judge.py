@@ -400,14 +400,14 @@ class Judge:
             hits += 1
         return found, {"hits": hits, "saved_usd": saved}
 
-    def _get_each(self, keys: list[str]) -> Iterable[tuple[str, str | StorageError | None]]:
+    def _get_each(self, keys: list[str]) -> Iterable[tuple[str, str | bytes | StorageError | None]]:
         """One batched read; if it fails, one read per key so a failure stays with its key."""
         try:
             # A zip, not a list of pairs: iterated at once, it reuses one tuple for every pair.
-            return zip(keys, self.store.get_many(keys), strict=True)
+            return zip(keys, self.store.read_many(keys), strict=True)
         except StorageError:
             pass
-        out: list[tuple[str, str | StorageError | None]] = []
+        out: list[tuple[str, str | bytes | StorageError | None]] = []
         for key in keys:
             try:
                 out.append((key, self.store.get(key)))

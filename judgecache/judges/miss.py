@@ -95,7 +95,7 @@ Step = WaitTwin | TakeLease | Reserve | CallTeacher | Write | Release
 Steps = Generator[Step, Any, Verdict]
 
 
-def decode_entry(key: str, raw: str) -> Envelope | None:
+def decode_entry(key: str, raw: str | bytes) -> Envelope | None:
     """The envelope stored under ``key``, or ``None`` (with a warning naming it) when unreadable.
 
     An unreadable entry is a miss, never an error: the next answer overwrites it.

@@ -32,6 +32,12 @@ class Store(abc.ABC):
         """Values for ``keys`` in order (``None`` where absent). Backends batch this (MGET)."""
         return [self.get(k) for k in keys]
 
+    def read_many(self, keys: Sequence[str]) -> Sequence[str | bytes | None]:
+        """:meth:`get_many` for a reader that decodes the JSON itself (the judge's hit path): a
+        backend may hand back the stored UTF-8 bytes instead of ``str``, saving a decode per value.
+        """
+        return self.get_many(keys)
+
     @abc.abstractmethod
     def set(self, key: str, value: str) -> None:
         """Store ``value`` under ``key``, replacing any previous value."""

@@ -135,6 +135,9 @@ class FallbackStore(Store):
     def get_many(self, keys: Sequence[str]) -> list[str | None]:
         return self._call(lambda s: s.get_many(keys))
 
+    def read_many(self, keys: Sequence[str]) -> Sequence[str | bytes | None]:
+        return self._call(lambda s: s.read_many(keys))
+
     def set(self, key: str, value: str) -> None:
         self._call(lambda s: s.set(key, value))
 

@@ -247,6 +247,9 @@ class ReplicatedRedisStore(RedisStore):
     def _get_many(self, keys: Sequence[str]) -> list[str | None]:
         return RedisStore.get_many(self, keys)
 
+    def read_many(self, keys: Sequence[str]) -> Sequence[str | bytes | None]:
+        return self.get_many(keys)  # through failovers, and per slot on a cluster
+
     def delete(self, key: str) -> bool:
         return self._through_failover(lambda: RedisStore.delete(self, key))
 

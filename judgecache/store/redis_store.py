@@ -37,6 +37,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the redis extra
     raise MissingDependencyError("redis", "redis") from exc
 from redis.backoff import NoBackoff
+from redis.client import NEVER_DECODE
 from redis.retry import Retry
 
 MGET_CHUNK = 1000
@@ -255,11 +256,21 @@ class RedisStore(Store):
             return cast("str | None", self._client.get(self._v + key))
 
     def get_many(self, keys: Sequence[str]) -> list[str | None]:
-        out: list[str | None] = []
+        return cast("list[str | None]", self._mget(keys, {}))
+
+    def read_many(self, keys: Sequence[str]) -> Sequence[str | bytes | None]:
+        # The stored bytes as they come off the socket: redis-py skips its per-value str decode
+        # (a Python call per value) and the hit path's JSON decoder reads UTF-8 bytes directly.
+        return self._mget(keys, {NEVER_DECODE: True})
+
+    def _mget(self, keys: Sequence[str], options: dict[str, Any]) -> list[str | bytes | None]:
+        out: list[str | bytes | None] = []
         with self._guard("MGET"):
             for i in range(0, len(keys), self._chunk):
                 chunk = [self._v + k for k in keys[i : i + self._chunk]]
-                out.extend(cast("list[str | None]", self._client.mget(chunk)))
+                # execute_command, not mget(): mget() passes no options such as NEVER_DECODE.
+                values = self._client.execute_command("MGET", *chunk, **options)  # type: ignore[no-untyped-call]
+                out.extend(values)
         return out
 
     def set(self, key: str, value: str) -> None:

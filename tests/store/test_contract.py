@@ -61,6 +61,14 @@ def test_get_many_keeps_order_and_reports_missing(store: Store) -> None:
     assert store.get_many([]) == []
 
 
+def test_read_many_gives_the_get_many_values_as_text_or_utf8_bytes(store: Store) -> None:
+    # The judge's hit path reads through read_many; a backend may skip its str decode.
+    store.set_many({"a": '{"x": "caf\u00e9"}', "b": "2"})
+    keys = ["b", "missing", "a", "b"]
+    got = [v.decode("utf-8") if isinstance(v, bytes) else v for v in store.read_many(keys)]
+    assert got == store.get_many(keys) == ["2", None, '{"x": "caf\u00e9"}', "2"]
+
+
 def test_set_many_keys_and_count_list_only_values(store: Store) -> None:
     items = {f"key-{i}": f'{{"i": {i}}}' for i in range(50)}
     store.set_many(items)

@@ -268,6 +268,22 @@ def test_server_killed_mid_run(
     assert DiskStore(local_cache_dir, "v").get("after") == "2"
 
 
+def test_the_hit_path_read_falls_back_like_every_other_read(
+    doomed_redis: tuple[str, Callable[[], None]], local_cache_dir: str
+) -> None:
+    url, kill = doomed_redis
+    tolerant = open_store(url + "?reconnect_s=0", on_error="fallback")
+    tolerant.set("k", "1")
+    assert tolerant.read_many(["k", "absent"]) == [b"1", None]  # Redis: the stored bytes
+
+    kill()
+
+    with pytest.warns(CacheFallbackWarning, match="unavailable"):
+        assert tolerant.read_many(["k"]) == [None]  # the local cache never had it
+    tolerant.set("k", "2")
+    assert tolerant.read_many(["k"]) == ["2"] and tolerant.info()["fallback"] is True
+
+
 def test_info_reports_server_eviction_facts(redis_server: str, namespace: str) -> None:
     store = RedisStore(redis_server, namespace)
     store.set("k", "v")

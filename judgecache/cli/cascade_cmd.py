@@ -32,7 +32,7 @@ LabelsPath = click.Path(dir_okay=True, path_type=str)
 
 @click.group("cascade")
 def cascade() -> None:
-    """Choose a cascade band from labels (fit) and read what it promises (report)."""
+    """Choose a cascade band (fit), read what it promises (report), retrain its student (refresh)."""
 
 
 def default_band_path(student: str, *, max_escalation: float | None, alpha: float | None) -> Path:
@@ -258,3 +258,99 @@ def report(
             "overall_agreement": _interval(agree + int(esc.sum()), n),
         }
     click.echo(json.dumps(result) if as_json else _report_text(result))
+
+
+@cascade.command("refresh")
+@click.option("--student", required=True, help="Student directory (from judgecache distill).")
+@click.option(
+    "--labels",
+    required=True,
+    help="Where its teacher's labels accumulate: a cache URL (escalations land there) or an "
+    "export JSONL. Labels not in the student's trained_on.json are the new ones.",
+)
+@click.option("--output", default=None,
+              help="Directory for the refreshed student [default: STUDENT-r<N> beside it].")  # fmt: skip
+@click.option("--max-steps", type=click.IntRange(0), default=50, show_default=True,
+              help="Training steps at most (0: recalibrate only).")  # fmt: skip
+@click.option("--max-examples", type=click.IntRange(1), default=800, show_default=True,
+              help="New labels trained on at most (and old ones replayed).")  # fmt: skip
+@click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.3, show_default=True,
+              help="Share of the new labels held out to compare old and new students.")  # fmt: skip
+@click.option("--calib", type=click.FloatRange(0, 1, max_open=True), default=0.2,
+              show_default=True, help="Share of the new labels used to recalibrate.")  # fmt: skip
+@click.option("--replay", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Old training labels replayed per new training label (against forgetting).")  # fmt: skip
+@click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Keep the new student unless its kappa delta is below -TOLERANCE.")  # fmt: skip
+@click.option("--min-new", type=click.IntRange(1), default=30, show_default=True,
+              help="Fewer new labels: skip (exit 0, nothing written).")  # fmt: skip
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed of split and steps.")
+@click.option("--bootstrap", type=click.IntRange(1), default=1000, show_default=True,
+              help="Paired bootstrap resamples of the delta.")  # fmt: skip
+@progress_option
+@json_option
+@click.pass_context
+def refresh(
+    ctx: click.Context,
+    student: str,
+    labels: str,
+    output: str | None,
+    max_steps: int,
+    max_examples: int,
+    holdout: float,
+    calib: float,
+    replay: float,
+    tolerance: float,
+    min_new: int,
+    seed: int,
+    bootstrap: int,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Continue STUDENT on the labels its cache gained since it was trained; keep it if not worse.
+
+    The new labels (escalations, imports, re-labels of the same teacher) are split into train,
+    calibration and a held-out slice. The student is trained a few steps further on the new
+    training labels (plus as many replayed old ones), recalibrated, and written beside the old
+    one only when its kappa on the held-out slice minus the old student's (paired bootstrap) is
+    at least -TOLERANCE. Exit 0: kept, or skipped (too few new labels); 1: rejected (the old
+    student stays, nothing written); 3: configuration error.
+
+    \b
+    Example:
+      judgecache cascade refresh --student runs/rel --labels diskcache://.jc --max-steps 40
+      judgecache cascade fit --student runs/rel-r1 --labels dl20.jsonl --max-escalation 0.3
+    """
+    from judgecache.distill.refresh import REJECTED, RefreshOptions, refresh_student
+
+    opts = RefreshOptions(
+        max_steps=max_steps, max_examples=max_examples, holdout=holdout, calib=calib,
+        replay=replay, tolerance=tolerance, min_new=min_new, seed=seed, bootstrap=bootstrap,
+        progress=progress,
+    )  # fmt: skip
+    result = refresh_student(student, labels, opts, output=output)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(_refresh_text(result))
+    if result.status == REJECTED:
+        ctx.exit(1)
+
+
+def _refresh_text(r: Any) -> str:
+    lines = [f"{r.status}: {r.reason}"]
+    if r.counts:
+        lines.append("labels: " + ", ".join(f"{k} {v:,}" for k, v in r.counts.items()))
+    if r.metric:
+        lines.append(f"held-out new labels ({r.counts.get('holdout', 0):,}), old -> new:")
+        for name in r.new:
+            lines.append(f"  {name:<15} {r.old[name]:.3f} -> {r.new[name]:.3f}")
+        d = r.delta[r.metric]
+        lines.append(f"  {r.metric} delta {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]")
+    if r.output:
+        lines.append(
+            f"wrote {r.output} ({r.steps} steps, {r.seconds:.0f} s); use student:{r.output}"
+        )
+        lines.append("  its cascade band needs fitting again: judgecache cascade fit --student ...")
+    return "\n".join(lines)

@@ -53,7 +53,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "cascade": (
         "judgecache.cli.cascade_cmd",
         "cascade",
-        "Choose a cascade band from labels (fit) and read it (report).",
+        "Choose a cascade band (fit), read it (report), retrain the student (refresh).",
     ),
     "drift": (
         "judgecache.cli.drift_cmd",

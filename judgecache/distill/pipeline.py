@@ -48,6 +48,7 @@ from judgecache.distill.evidence import EvidenceSettings, evidence_view, weakest
 from judgecache.distill.grade_cuts import fit_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
+from judgecache.distill.refresh_record import record_distill_run
 from judgecache.distill.scoring import (
     EncodedPair,
     encode_pairs,
@@ -251,6 +252,7 @@ def run_distill(
     metrics["wall_seconds"] = round(time.perf_counter() - t0, 1)
     with log.stage("save", f"writing the student, metrics and model card to {out}"):
         spec = save(cfg, out, setup, spec, cal, metrics)
+        record_distill_run(out, prep.labels, prep.splits["train"])  # for `cascade refresh`
     if cal.refusal is not None:
         raise InsufficientDataError(
             f"{cal.refusal} (the student is saved in {out} without a chosen threshold)"

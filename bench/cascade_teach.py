@@ -1,29 +1,37 @@
-"""Benchmark: a cascade that teaches its student through the query memory, DL19 -> DL20 by week.
+"""Benchmark: a cascade that teaches its student (memory + weekly ``cascade refresh``), DL19 -> DL20.
 
-The cache starts with the GPT-4o labels of DL19 (other queries: they fit the memory's combiner, they
-say nothing about a DL20 query). DL20's pairs arrive in ``--weeks`` seeded weekly batches, every
-query in every week (the fixed eval set re-judged with new documents). Each week:
+A real student is distilled from DL19's GPT-4o UMBRELA labels (the shipped relevance config, bounded:
+``--train-examples`` pairs, no MaxSim), once, into ``runs/cascade_teach/student``. A seeded sample of
+``--dl20-pairs`` DL20 pairs then arrives in ``--weeks`` weekly batches, every query in every week (the
+fixed eval set re-judged with new documents). Each week, per policy:
 
-* the student answers every pair: the query memory where it can (a query with labels of both
-  classes), else the fallback -- the packaged MiniLM's cosine with a Platt probability fitted on
-  DL19 (the stand-in for a student trained on DL19; no trained student is in the repository);
-* ``uncertain``: the least confident pairs (``min(p, 1 - p)`` highest first) go to the teacher
-  (GPT-4o's qrels replayed) until the week's *expected* agreement -- kept pairs ``max(p, 1 - p)``,
-  escalated pairs 1 -- reaches ``--target``; the labels it buys land in the memory at once (in a
-  deployment: in the cache the memory reads);
-* ``random``: the same number of teacher calls that week spent on a random sample instead.
+* the student answers every pair: through its query memory where the query has labels of both
+  classes (:class:`~judgecache.distill.memory.QueryMemory` over the student's own logit, MiniLM
+  neighbours: what ``student:PATH?memory=`` does), else the student alone;
+* teacher calls (GPT-4o's grades replayed): the least confident pairs (``min(p, 1 - p)`` highest
+  first) until the week's *expected* agreement -- kept pairs ``max(p, 1 - p)``, escalated 1 -- reaches
+  ``--target``; ``random`` spends the same number of calls as ``teach`` that week on a random sample;
+* the labels bought land in the memory at once; at the end of the week ``teach`` and ``random``
+  run the library's refresh (:func:`~judgecache.distill.refresh.refresh_student`, what ``judgecache
+  cascade refresh`` runs) on the labels file the cache would export (DL19's + every label bought
+  so far): the student continues for ``--steps`` LoRA steps and is kept only if not worse on a
+  held-out slice of the new labels; a kept student (and a memory rebuilt on its logit) serves the
+  next week.
 
-Reported per week: teacher calls avoided and binary agreement (grade >= 2) with GPT-4o over all of
-the week's pairs (an escalated pair agrees by construction), and how many pairs the memory answered.
+Policies: ``frozen`` (today's cascade: the DL19 student alone, nothing learned), ``memory`` (memory
+fed by the escalations, no retrain), ``teach`` (memory + weekly refresh), ``random`` (as ``teach``,
+the same weekly budget spent on random pairs). Reported per week: teacher calls avoided and binary
+agreement (grade >= 2) with GPT-4o over all of the week's pairs (an escalated pair agrees by
+construction), pairs the memory answered, and each refresh's decision with its paired delta.
 
-    flock /tmp/jc-heavy.lock python bench/query_memory_embed.py   # once: embeddings into runs/
-    flock /tmp/jc-heavy.lock python bench/cascade_teach.py        # ~1 min once embedded
+    flock /tmp/jc-heavy.lock python bench/cascade_teach.py    # bounded for 2 shared CPU cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections import defaultdict
@@ -37,124 +45,268 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, require_data
 from query_memory import load_pairs
-from query_memory_embed import load_or_embed
 
 POS = 2
+TEACHER = {"provider": "replay", "model": "gpt-4o", "version": ""}
+OUT = REPO / "runs" / "cascade_teach"
+POLICIES = ("frozen", "memory", "teach", "random")
 
 
-def simulate(
-    pairs: list[dict[str, Any]],
-    vecs: dict[str, np.ndarray],
-    *,
-    weeks: int,
-    target: float,
-    policy: str,
-    seed: int,
-    budget: Sequence[int] | None = None,
-) -> list[dict[str, Any]]:
-    from judgecache.distill.calibrate import fit_calibrator
-    from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
-    from judgecache.judges.rubric import get_rubric
-    from judgecache.keys import JudgeIdentity
+def export_row(p: dict[str, Any]) -> dict[str, Any]:
+    """A pair as ``judgecache export`` writes it (what a refresh reads from the cache)."""
+    return {
+        "task": "relevance",
+        "rubric": "relevance",
+        "judge": TEACHER,
+        "inputs": {"query": p["query"], "doc": p["doc"]},
+        "label": p["grade"],
+        "meta": {"qid": p["qid"], "docid": p["docid"]},
+    }
 
-    doc_vec = {p["doc"]: vecs[f"d:{p['docid']}"] for p in pairs}
-    q_vec = {p["query"]: vecs[f"q:{p['qid'].split(':', 1)[1]}"] for p in pairs}
 
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+def write_labels(path: Path, pairs: Sequence[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(export_row(p)) + "\n" for p in pairs), encoding="utf-8")
+    return path
 
-    def base(query: str, docs: Sequence[str]) -> np.ndarray:
-        return np.asarray(embed(docs) @ q_vec[query])
 
-    def row(p: dict[str, Any]) -> MemoryRow:
-        return MemoryRow(pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"])
+def train_student(dl19: list[dict[str, Any]], out: Path, examples: int) -> float:
+    """Distill the DL19 student with the shipped relevance config, bounded for the CPU."""
+    from judgecache.distill.config import DistillConfig
+    from judgecache.distill.pipeline import run_distill
 
-    dl19 = [p for p in pairs if p["qid"].startswith("19:")]
-    dl20 = [p for p in pairs if p["qid"].startswith("20:")]
-    cos19 = np.asarray([base(p["query"], [p["doc"]])[0] for p in dl19])
-    platt = fit_calibrator(
-        cos19, np.asarray([p["grade"] >= POS for p in dl19], float), method="platt"
+    labels = write_labels(OUT / "dl19.jsonl", dl19)
+    cfg = DistillConfig.from_yaml(REPO / "configs" / "distill" / "relevance.yaml")
+    cfg = cfg.with_values({"labels": str(labels), "output": str(out)}).with_overrides(
+        [
+            "train.maxsim=false",
+            f"train.max_train_examples={examples}",
+            f"train.init_examples={examples}",
+            "split.max_eval_examples=400",
+            "split.max_val_examples=200",
+            "eval.bootstrap=200",
+            "train.progress=false",
+        ]
     )
-    cache = RowsSource(JudgeIdentity("replay", "gpt-4o", ""), (row(p) for p in dl19))
-    memory = QueryMemory(cache, embed, base, get_rubric("relevance"))
-    memory.fit()
-    rng = np.random.default_rng(seed)
-    week_of = rng.integers(0, weeks, len(dl20))
-    out = []
-    for week in range(weeks):
-        batch = [p for p, w in zip(dl20, week_of, strict=True) if w == week]
-        truth = np.asarray([p["grade"] >= POS for p in batch])
-        prob = np.zeros(len(batch))
+    t0 = time.perf_counter()
+    run_distill(cfg)
+    return time.perf_counter() - t0
+
+
+class Embed:
+    """MiniLM document vectors, each text embedded once for the whole run."""
+
+    def __init__(self) -> None:
+        from judgecache.distill.text_embed import TextEmbedder
+
+        self.model = TextEmbedder.load("default")
+        self.vecs: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.vecs))
+        if todo:
+            self.vecs.update(zip(todo, self.model(todo), strict=True))
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.stack([self.vecs[t] for t in texts])
+
+
+class Student:
+    """One student directory: its predictor, and a memory over its logit fed with ``rows``."""
+
+    def __init__(self, path: Path, embed: Embed, rows: Sequence[dict[str, Any]] | None) -> None:
+        from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
+        from judgecache.distill.student import load_predictor
+        from judgecache.judges.rubric import get_rubric
+        from judgecache.keys import JudgeIdentity
+
+        self.path = path
+        self.predictor = load_predictor(path)
+        self._row = lambda p: MemoryRow(
+            pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"]
+        )
+        self.source = RowsSource(JudgeIdentity(**TEACHER), (self._row(p) for p in rows or []))
+        self.memory = (
+            QueryMemory(self.source, embed, self.base, get_rubric("relevance"))
+            if rows is not None
+            else None
+        )
+
+    def base(self, query: str, docs: Sequence[str]) -> np.ndarray:
+        z = self.predictor.predict([(query, d) for d in docs]).logits
+        return np.asarray(z[:, self.predictor.pos], dtype=np.float64)
+
+    def learn(self, pairs: Sequence[dict[str, Any]]) -> None:
+        for p in pairs:
+            self.source.add(self._row(p))
+
+    def answer(self, batch: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, int]:
+        """P(relevant) per pair (memory where it can), the student's alone, and memory count."""
+        pred = self.predictor.predict([(p["query"], p["doc"]) for p in batch])
+        alone = np.asarray(pred.prob, dtype=np.float64)
+        prob = alone.copy()
+        if self.memory is None:
+            return prob, alone, 0
         by_q: dict[str, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
             by_q[p["query"]].append(i)
         used = 0
         for q, idx in by_q.items():
-            docs = [batch[i]["doc"] for i in idx]
-            cos = base(q, docs)
-            ans = memory.predict(q, docs, base=cos)
-            p_fb = platt.apply(cos)
-            prob[idx] = np.where(ans.used, ans.prob, p_fb)
+            ans = self.memory.predict(
+                q, [batch[i]["doc"] for i in idx], base=pred.logits[idx, self.predictor.pos]
+            )
+            prob[idx] = np.where(ans.used, ans.prob, alone[idx])
             used += int(ans.used.sum())
-        conf = np.maximum(prob, 1 - prob)
-        order = np.argsort(conf, kind="mergesort")  # least confident first
-        # Escalate the fewest least-confident pairs that lift the expected agreement to target.
-        gain = np.cumsum(1 - conf[order])
-        need = target * len(batch) - conf.sum()
-        n_esc = int(np.searchsorted(gain, need) + 1) if need > 0 else 0
-        n_esc = min(n_esc, len(batch)) if budget is None else budget[week]
-        chosen = order[:n_esc] if policy == "uncertain" else rng.choice(len(batch), n_esc, False)
+        return prob, alone, used
+
+
+def escalations(prob: np.ndarray, target: float) -> int:
+    """The fewest least-confident pairs whose teacher labels lift expected agreement to target."""
+    conf = np.sort(np.maximum(prob, 1 - prob))
+    need = target * prob.size - conf.sum()
+    if need <= 0:
+        return 0
+    return min(prob.size, int(np.searchsorted(np.cumsum(1 - conf), need) + 1))
+
+
+def simulate(
+    policy: str,
+    weeks: list[list[dict[str, Any]]],
+    student0: Path,
+    memory_seed: list[dict[str, Any]],
+    dl19: list[dict[str, Any]],
+    embed: Embed,
+    args: argparse.Namespace,
+    budget: Sequence[int] | None,
+) -> list[dict[str, Any]]:
+    import shutil
+
+    from judgecache.distill.refresh import KEPT, RefreshOptions, refresh_student
+
+    for old in OUT.glob(f"{policy}-w*"):
+        shutil.rmtree(old)  # refreshed students of an earlier run
+    learns, retrains = policy != "frozen", policy in ("teach", "random")
+    bought: list[dict[str, Any]] = []
+    student = Student(student0, embed, memory_seed if learns else None)
+    rng = np.random.default_rng(args.seed + 1)
+    out = []
+    for w, batch in enumerate(weeks, start=1):
+        t0 = time.perf_counter()
+        prob, alone, used = student.answer(batch)
+        truth = np.asarray([p["grade"] >= POS for p in batch])
+        n_esc = budget[w - 1] if budget is not None else escalations(prob, args.target)
+        if policy == "random":
+            chosen = rng.choice(len(batch), n_esc, replace=False)
+        else:
+            chosen = np.argsort(np.minimum(prob, 1 - prob), kind="mergesort")[::-1][:n_esc]
         decided = prob >= 0.5
         decided[chosen] = truth[chosen]
-        for i in chosen:
-            cache.add(row(batch[i]))  # the escalation's label lands in the cache the memory reads
-        out.append(
-            {
-                "week": week + 1,
-                "pairs": len(batch),
-                "teacher_calls": n_esc,
-                "avoided": round(1 - n_esc / len(batch), 4),
-                "agreement": round(float((decided == truth).mean()), 4),
-                "memory_answered": round(used / len(batch), 4),
+        new = [batch[i] for i in chosen]
+        bought += new
+        if learns:
+            student.learn(new)  # the teacher's labels land in the cache the memory reads
+        row: dict[str, Any] = {
+            "week": w,
+            "pairs": len(batch),
+            "teacher_calls": int(n_esc),
+            "avoided": round(1 - n_esc / len(batch), 4),
+            "agreement": round(float((decided == truth).mean()), 4),
+            "student_alone_agreement": round(float(((alone >= 0.5) == truth).mean()), 4),
+            "memory_answered": round(used / len(batch), 4),
+            "student": student.path.name,
+        }
+        if retrains and w < len(weeks):
+            labels = write_labels(OUT / f"{policy}-labels.jsonl", dl19 + bought)
+            opts = RefreshOptions(
+                max_steps=args.steps, max_examples=args.refresh_examples, max_calib_old=300,
+                bootstrap=500, seed=args.seed + w, progress=False,
+            )  # fmt: skip
+            res = refresh_student(student.path, str(labels), opts, output=OUT / f"{policy}-w{w}")
+            d = res.delta.get(res.metric, {})
+            row["refresh"] = {
+                "status": res.status,
+                "metric": res.metric,
+                "delta": d,
+                "counts": res.counts,
+                "seconds": res.seconds,
             }
-        )
+            if res.status == KEPT and res.output:
+                student = Student(Path(res.output), embed, memory_seed + bought)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps({"policy": policy, **row}), flush=True)
+        out.append(row)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weeks", type=int, default=6)
+    ap.add_argument("--weeks", type=int, default=4)
+    ap.add_argument("--dl20-pairs", type=int, default=2400, help="DL20 sample (bounded CPU)")
     ap.add_argument("--target", type=float, default=0.965, help="expected agreement per week")
+    ap.add_argument("--steps", type=int, default=25, help="LoRA steps per weekly refresh")
+    ap.add_argument("--refresh-examples", type=int, default=400)
+    ap.add_argument("--train-examples", type=int, default=800, help="DL19 student training pairs")
+    ap.add_argument("--memory-per-query", type=int, default=25, help="DL19 labels per query")
+    ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "cascade_teach.json"))
     args = ap.parse_args()
     require_data()
+    import torch
+
+    torch.set_num_threads(2)
     t0 = time.perf_counter()
-    pairs, vecs = load_pairs(), load_or_embed()
-    result: dict[str, list[dict[str, Any]]] = {}
-    for policy in ("uncertain", "random"):
-        budget = [w["teacher_calls"] for w in result["uncertain"]] if policy == "random" else None
-        weeks = simulate(
-            pairs,
-            vecs,
-            weeks=args.weeks,
-            target=args.target,
-            policy=policy,
-            seed=args.seed,
-            budget=budget,
+    OUT.mkdir(parents=True, exist_ok=True)
+    pairs = load_pairs()
+    dl19 = [p for p in pairs if p["qid"].startswith("19:")]
+    dl20 = [p for p in pairs if p["qid"].startswith("20:")]
+    student0 = OUT / "student"
+    if not (student0 / "student.json").is_file():
+        took = train_student(dl19, student0, args.train_examples)
+        print(f"distilled the DL19 student in {took:.0f} s", flush=True)
+    # The cache's DL19 labels the memory holds from the start (they fit its combiner; they say
+    # nothing about DL20's queries): a seeded few per query, to bound the student's scoring.
+    rnd = random.Random(args.seed)
+    by_q: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in dl19:
+        by_q[p["qid"]].append(p)
+    memory_seed = [
+        p
+        for q in sorted(by_q)
+        for p in rnd.sample(by_q[q], min(len(by_q[q]), args.memory_per_query))
+    ]
+    sample = rnd.sample(dl20, min(args.dl20_pairs, len(dl20)))
+    week_of = np.random.default_rng(args.seed).integers(0, args.weeks, len(sample))
+    weeks = [[p for p, k in zip(sample, week_of, strict=True) if k == w] for w in range(args.weeks)]
+    embed = Embed()
+    result: dict[str, Any] = {"args": vars(args), "policies": {}}
+    for policy in args.policies.split(","):
+        budget = None
+        if policy == "random":
+            budget = [w["teacher_calls"] for w in result["policies"]["teach"]]
+        result["policies"][policy] = simulate(
+            policy, weeks, student0, memory_seed, dl19, embed, args, budget
         )
-        result[policy] = weeks
-        print(
-            f"\n== {policy}: teacher labels chosen {'by uncertainty' if policy == 'uncertain' else 'at random (same budget)'}"
-        )
-        print("week  pairs  calls  avoided  agreement  memory-answered")
+    result["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    (OUT / "result.json").write_text(json.dumps(result, indent=1))
+    print_tables(result)
+
+
+def print_tables(result: dict[str, Any]) -> None:
+    for policy, weeks in result["policies"].items():
+        print(f"\n== {policy}")
+        print("week  pairs  calls  avoided  agreement  alone  memory  refresh")
         for w in weeks:
+            r = w.get("refresh")
+            note = "-"
+            if r:
+                d = r["delta"]
+                ci = f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d else ""
+                note = f"{r['status']} {ci}"
             print(
                 f"{w['week']:>4}  {w['pairs']:>5}  {w['teacher_calls']:>5}  {w['avoided']:>7.1%}  "
-                f"{w['agreement']:>9.3f}  {w['memory_answered']:>15.1%}"
+                f"{w['agreement']:>9.3f}  {w['student_alone_agreement']:>5.3f}  "
+                f"{w['memory_answered']:>6.1%}  {note}"
             )
-    Path(args.output).write_text(json.dumps(result, indent=1))
-    print(f"\nwall {time.perf_counter() - t0:.0f} s; details in {args.output}")
+    print(f"\nwall {result['wall_seconds']:.0f} s; details in {OUT / 'result.json'}")
 
 
 if __name__ == "__main__":

@@ -288,6 +288,9 @@ def refresh_student(
     root = Path(student).expanduser()
     if not (root / "student.json").is_file():
         raise ConfigError(f"--student {student}: not a student directory (no student.json)")
+    out = Path(output).expanduser() if output else next_version_dir(root)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"--output {out} exists and is not empty; a refresh never overwrites")
     log = log or StageLog("refresh", stages=6, enabled=opts.progress)
     with log.stage("labels", f"reading the teacher's labels from {labels_source}"):
         spec_data = json.loads((root / "student.json").read_text(encoding="utf-8"))
@@ -307,7 +310,28 @@ def refresh_student(
             "holdout": len(parts.holdout),
         }  # fmt: skip
         log.done(", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    return _refresh(root, labels, seen, parts, opts, output, log, counts, t0)
+    return _refresh(root, labels, seen, parts, opts, out, log, counts, t0)
+
+
+@dataclass
+class _Trained:
+    """The continued student and what it was built from."""
+
+    model: Any
+    tokenizer: Any
+    pe: Any
+    spec: Any
+    saved: Any
+    device: str
+    steps: int
+
+
+@dataclass
+class _Calibrated:
+    calibrator: Any
+    thresholds: dict[str, Any]
+    cuts: list[float] | None
+    threshold: float | None
 
 
 def _refresh(
@@ -316,106 +340,138 @@ def _refresh(
     seen: TrainedOn,
     parts: _Parts,
     opts: RefreshOptions,
-    output: str | Path | None,
+    out: Path,
     log: StageLog,
     counts: dict[str, int],
     t0: float,
 ) -> RefreshResult:
-    import torch
-
-    from judgecache.distill.calibrate import fit_calibrator
-    from judgecache.distill.grade_cuts import fit_grade_cuts
-    from judgecache.distill.pipeline import paired_delta
-    from judgecache.distill.scoring import encode_pairs
-    from judgecache.distill.student import Predictor, load_predictor, save_student
-    from judgecache.distill.train import seed_everything, targets_for, train_student
-
     rubric = labels.rubric
-    with log.stage("load", f"loading {root} to train it further"):
-        model, tokenizer, pe, spec = load_trainable(root)
-        binary = spec.target == "binary"
-        positive = 1 if binary else int(spec.positive_from)
-        train_pairs = parts.train + parts.replay
-        saved = saved_config(root)
-        cfg = _train_config(saved, opts, len(train_pairs))
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        seed_everything(opts.seed)
-        enc = encode_pairs(
-            pe, spec.architecture, [(p.first, p.second) for p in train_pairs], model.lexical
-        )
-    with log.stage("train", f"up to {opts.max_steps} steps on {len(train_pairs):,} labels"):
-        result = train_student(
-            model, pe, enc, targets_for(train_pairs, rubric, binary), [], [], spec.labels, cfg,
-            stop_after_steps=opts.max_steps,
-        ) if opts.max_steps else None  # fmt: skip
-        steps = result.steps if result else 0
-        log.done(f"{steps} steps")
+    st = _continue(root, rubric, parts, opts, log)
     with log.stage("calibrate", "recalibrating on new and never-trained-on labels"):
-        model.eval()
-        raw = Predictor(model, pe, spec, None, None, device=cfg.device)
-        calib_pairs = parts.calib + parts.calib_old
-        z = raw.predict([(p.first, p.second) for p in calib_pairs]).logits
-        soft = np.asarray([binary_label(rubric, p.label) for p in calib_pairs], dtype=np.float64)
-        method, iso_min = saved.calibration.method, saved.calibration.isotonic_min
-        calibrator = fit_calibrator(z[:, raw.pos], soft, method=method, isotonic_min=iso_min)
-        old_thresholds = json.loads((root / "thresholds.json").read_text(encoding="utf-8"))
-        thresholds: dict[str, Any] = {"default": 0.5, "chosen": None, "on": "refresh-calib"}
-        cuts = None
-        if old_thresholds.get("grade_cuts") and not binary:
-            cuts = fit_grade_cuts(z, [p.label for p in calib_pairs], spec.labels)
-            thresholds["grade_cuts"] = cuts
-        chosen = _rechoose(old_thresholds, saved, calibrator.apply(z[:, raw.pos]), soft)
-        thresholds["chosen"] = chosen
-        log.done(f"{calibrator.method} on {len(calib_pairs):,} labels")
+        cal = _recalibrate(root, rubric, st, parts.calib + parts.calib_old)
+        log.done(f"{cal.calibrator.method} on {len(parts.calib) + len(parts.calib_old):,} labels")
     with log.stage("compare", f"old vs new student on {len(parts.holdout):,} held-out new labels"):
-        held = [(p.first, p.second) for p in parts.holdout]
-        truth = _truth(rubric, parts.holdout, binary)
-        threshold = chosen["threshold"] if chosen else None
-        new_pred = Predictor(
-            model, pe, spec, calibrator, threshold, grade_cuts=cuts, device=cfg.device
-        ).predict(held)
-        old_pred = load_predictor(root, device=cfg.device).predict(held)
-        delta = paired_delta(
-            truth, new_pred.labels, old_pred.labels, spec.labels, positive,
-            n_boot=opts.bootstrap, seed=opts.seed,
-        )  # fmt: skip
-        metric = "binary_kappa" if binary else "weighted_kappa"
-        old_m = _judge_metrics(truth, old_pred.labels, old_pred.prob, positive, spec.labels)
-        new_m = _judge_metrics(truth, new_pred.labels, new_pred.prob, positive, spec.labels)
-        keep = keeps(delta[metric], opts.tolerance)
-        log.done(f"{metric} {new_m[metric]:.3f} vs {old_m[metric]:.3f}: delta {_ci(delta[metric])}")
-    common = dict(
-        student=str(root), teacher=str(labels.judge), counts=counts, metric=metric, old=old_m,
-        new=new_m, delta=delta, steps=steps,
-    )  # fmt: skip
-    if not keep:
-        reason = (
-            f"the refreshed student is worse on the held-out new labels: {metric} delta "
-            f"{_ci(delta[metric])} is below {0.0 - opts.tolerance:g}; {root} stays"
+        res = _compare(root, rubric, st, cal, parts.holdout, opts)
+        res.counts, res.teacher, res.steps = counts, str(labels.judge), st.steps
+        log.done(f"{res.metric} {res.new[res.metric]:.3f} vs {res.old[res.metric]:.3f}: "
+                 f"delta {_ci(res.delta[res.metric])}")  # fmt: skip
+    delta = _ci(res.delta[res.metric])
+    if not keeps(res.delta[res.metric], opts.tolerance):
+        res.status, res.seconds = REJECTED, _since(t0)
+        res.reason = (
+            f"the refreshed student is worse on the held-out new labels: {res.metric} delta "
+            f"{delta} is below {0.0 - opts.tolerance:g}; {root} stays"
         )
-        return RefreshResult(REJECTED, reason=reason, seconds=_since(t0), **common)  # type: ignore[arg-type]
-    out = Path(output).expanduser() if output else next_version_dir(root)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"--output {out} exists and is not empty; a refresh never overwrites")
+        return res
     with log.stage("save", f"writing the refreshed student to {out}"):
-        new_spec = replace(spec, version="", merged=False)
-        save_student(out, model, tokenizer, new_spec, calibrator, thresholds)
-        for name in ("distill_config.json",):
-            if (root / name).is_file():
-                (out / name).write_bytes((root / name).read_bytes())
+        from judgecache.distill.student import save_student
+
+        new_spec = replace(st.spec, version="", merged=False)
+        save_student(out, st.model, st.tokenizer, new_spec, cal.calibrator, cal.thresholds)
+        if (root / "distill_config.json").is_file():
+            (out / "distill_config.json").write_bytes((root / "distill_config.json").read_bytes())
         TrainedOn(
             seen.teacher,
             seen.train | keys_of(parts.train),
             seen.held_out | keys_of(parts.calib) | keys_of(parts.holdout),
         ).save(out)
-    reason = f"{metric} delta {_ci(delta[metric])} is not below {0.0 - opts.tolerance:g}"
-    res = RefreshResult(KEPT, reason=reason, output=str(out), seconds=_since(t0), **common)  # type: ignore[arg-type]
-    (out / "refresh.json").write_text(
-        json.dumps(res.to_dict() | {"parent_version": spec.version}, indent=2) + "\n",
-        encoding="utf-8",
-    )
+        res.status, res.output, res.seconds = KEPT, str(out), _since(t0)
+        res.reason = f"{res.metric} delta {delta} is not below {0.0 - opts.tolerance:g}"
+        (out / "refresh.json").write_text(
+            json.dumps(res.to_dict() | {"parent_version": st.spec.version}, indent=2) + "\n",
+            encoding="utf-8",
+        )
     return res
+
+
+def _continue(
+    root: Path, rubric: Any, parts: _Parts, opts: RefreshOptions, log: StageLog
+) -> _Trained:
+    """Load the student and train it ``max_steps`` more on new + replayed labels."""
+    import torch
+
+    from judgecache.distill.scoring import encode_pairs
+    from judgecache.distill.train import seed_everything, targets_for, train_student
+
+    with log.stage("load", f"loading {root} to train it further"):
+        model, tokenizer, pe, spec = load_trainable(root)
+        binary = spec.target == "binary"
+        pairs = parts.train + parts.replay
+        saved = saved_config(root)
+        cfg = _train_config(saved, opts, len(pairs))
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        seed_everything(opts.seed)
+        enc = encode_pairs(
+            pe, spec.architecture, [(p.first, p.second) for p in pairs], model.lexical
+        )
+    with log.stage("train", f"up to {opts.max_steps} steps on {len(pairs):,} labels"):
+        steps = 0
+        if opts.max_steps:
+            targets = targets_for(pairs, rubric, binary)
+            steps = train_student(
+                model, pe, enc, targets, [], [], spec.labels, cfg, stop_after_steps=opts.max_steps
+            ).steps
+        log.done(f"{steps} steps")
+    model.eval()
+    return _Trained(model, tokenizer, pe, spec, saved, cfg.device, steps)
+
+
+def _recalibrate(root: Path, rubric: Any, st: _Trained, pairs: list[LabeledPair]) -> _Calibrated:
+    """Calibrator, grade cuts and the chosen threshold, refitted on ``pairs``."""
+    from judgecache.distill.calibrate import fit_calibrator
+    from judgecache.distill.grade_cuts import fit_grade_cuts
+    from judgecache.distill.student import Predictor
+
+    raw = Predictor(st.model, st.pe, st.spec, None, None, device=st.device)
+    z = raw.predict([(p.first, p.second) for p in pairs]).logits
+    soft = np.asarray([binary_label(rubric, p.label) for p in pairs], dtype=np.float64)
+    c = st.saved.calibration
+    calibrator = fit_calibrator(z[:, raw.pos], soft, method=c.method, isotonic_min=c.isotonic_min)
+    old = json.loads((root / "thresholds.json").read_text(encoding="utf-8"))
+    thresholds: dict[str, Any] = {"default": 0.5, "chosen": None, "on": "refresh-calib"}
+    cuts = None
+    if old.get("grade_cuts") and st.spec.target != "binary":
+        cuts = fit_grade_cuts(z, [p.label for p in pairs], st.spec.labels)
+        thresholds["grade_cuts"] = cuts
+    chosen = _rechoose(old, st.saved, calibrator.apply(z[:, raw.pos]), soft)
+    thresholds["chosen"] = chosen
+    return _Calibrated(calibrator, thresholds, cuts, chosen["threshold"] if chosen else None)
+
+
+def _compare(
+    root: Path,
+    rubric: Any,
+    st: _Trained,
+    cal: _Calibrated,
+    holdout: list[LabeledPair],
+    opts: RefreshOptions,
+) -> RefreshResult:
+    """Old and new student on the held-out new labels, and their paired delta."""
+    from judgecache.distill.pipeline import paired_delta
+    from judgecache.distill.student import Predictor, load_predictor
+
+    spec = st.spec
+    binary = spec.target == "binary"
+    positive = 1 if binary else int(spec.positive_from)
+    held = [(p.first, p.second) for p in holdout]
+    truth = _truth(rubric, holdout, binary)
+    new = Predictor(
+        st.model, st.pe, spec, cal.calibrator, cal.threshold, grade_cuts=cal.cuts, device=st.device
+    ).predict(held)
+    old = load_predictor(root, device=st.device).predict(held)
+    delta = paired_delta(
+        truth, new.labels, old.labels, spec.labels, positive, n_boot=opts.bootstrap, seed=opts.seed
+    )
+    return RefreshResult(
+        "",
+        str(root),
+        "",
+        metric="binary_kappa" if binary else "weighted_kappa",
+        old=_judge_metrics(truth, old.labels, old.prob, positive, spec.labels),
+        new=_judge_metrics(truth, new.labels, new.prob, positive, spec.labels),
+        delta=delta,
+    )
 
 
 def _rechoose(old: dict[str, Any], saved: Any, prob: Any, truth: Any) -> dict[str, Any] | None:

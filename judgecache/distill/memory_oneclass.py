@@ -1,0 +1,142 @@
+"""The one-class path: what a query's memory says when all its labels are of one class.
+
+A query whose memory holds negatives only (the commonest case: few relevant documents) used to
+fall back to the plain student, whose probability is calibrated over *all* queries and so too
+optimistic for this one. Its memory still says something: how many labels, all of one class
+(a smoothed label rate), how the new document's base score compares with the labelled ones, and how
+close it is to them. :class:`OneClassModel` is a logistic regression over :data:`ONE_CLASS_FEATURES`
+fitted on *simulated one-class views*: random subsets of each memory query's labels that happen to
+be of one class, each predicting the query's other labelled documents (:func:`one_class_views`) --
+the same selection that makes a real query's memory one-class.
+
+Example:
+    >>> import numpy as np
+    >>> f = one_class_features(np.array([[0.9, 0.2]]), np.array([0.1, 0.3]), np.array([0.5]),
+    ...                        positive=False)
+    >>> dict(zip(ONE_CLASS_FEATURES, f[0].round(3).tolist()))
+    {'base': 0.5, 'rate_logit': -1.099, 'gap': 0.2, 'near': 0.9, 'positive': 0.0}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from judgecache.errors import InsufficientDataError
+
+Array = NDArray[np.float64]
+ONE_CLASS_FEATURES = ("base", "rate_logit", "gap", "near", "positive")
+
+
+def one_class_features(
+    sims: NDArray[Any], memory_base: NDArray[Any], base: NDArray[Any], *, positive: bool
+) -> Array:
+    """``(n, 5)`` features of ``n`` targets against a one-class memory of ``m`` documents.
+
+    ``rate_logit``: the log-odds of the Laplace-smoothed label rate; ``gap``: the base score minus
+    the highest labelled negative's (lowest labelled positive's for an all-positive memory);
+    ``near``: the cosine to the nearest labelled document.
+    """
+    s = np.asarray(sims, dtype=np.float64)
+    mb = np.asarray(memory_base, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)
+    m = mb.size
+    rate = (m + 1) / (m + 2) if positive else 1 / (m + 2)
+    edge = mb.min() if positive else mb.max()
+    n = b.size
+    return np.stack(
+        [
+            b,
+            np.full(n, np.log(rate / (1 - rate))),
+            b - edge,
+            s.max(axis=1) if m else np.zeros(n),
+            np.full(n, float(positive)),
+        ],
+        axis=1,
+    )
+
+
+def one_class_views(
+    sims: NDArray[Any],
+    grades: NDArray[Any],
+    base: NDArray[Any],
+    *,
+    positive_from: int,
+    sizes: Sequence[int],
+    rng: np.random.Generator,
+    draws: int = 8,
+    max_rows: int = 40,
+) -> tuple[Array, NDArray[np.int64]]:
+    """Features and binary truth of one query's documents against its simulated one-class views.
+
+    Each draw takes a random subset of the query's labels, its size drawn from ``sizes`` (the label
+    counts of the memory's real one-class queries); a subset of one class predicts (up to
+    ``max_rows`` of) the query's other documents.
+    """
+    y = (np.asarray(grades) >= positive_from).astype(np.int64)
+    m = y.size
+    feats: list[Array] = []
+    truth: list[NDArray[np.int64]] = []
+    for _ in range(draws):
+        # A real one-class memory of ``size`` labels, mimicked with at most all but one label.
+        size = min(int(rng.choice(sizes)) if len(sizes) else max(1, m // 4), m - 1)
+        if size < 1:
+            continue
+        view = rng.choice(m, size, replace=False)
+        if len(set(y[view].tolist())) != 1:
+            continue
+        rest = np.setdiff1d(np.arange(m), view)
+        if rest.size > max_rows:
+            rest = rng.choice(rest, max_rows, replace=False)
+        s = np.asarray(sims)[np.ix_(rest, view)]
+        feats.append(
+            one_class_features(
+                s, np.asarray(base)[view], np.asarray(base)[rest], positive=bool(y[view[0]])
+            )
+        )
+        truth.append(y[rest])
+    if not feats:
+        return np.zeros((0, len(ONE_CLASS_FEATURES))), np.zeros(0, np.int64)
+    return np.concatenate(feats), np.concatenate(truth)
+
+
+@dataclass
+class OneClassModel:
+    """Logistic regression over standardized :data:`ONE_CLASS_FEATURES` (``columns``: which)."""
+
+    mean: Array
+    scale: Array
+    coef: Array
+    intercept: float
+    columns: list[int]
+    n: int
+
+    @classmethod
+    def fit(
+        cls, feats: NDArray[Any], truth: NDArray[Any], columns: Sequence[int] | None = None
+    ) -> OneClassModel:
+        """Fit on view rows; raises InsufficientDataError without both classes among them."""
+        from sklearn.linear_model import LogisticRegression
+
+        cols = list(range(len(ONE_CLASS_FEATURES))) if columns is None else list(columns)
+        x = np.asarray(feats, dtype=np.float64)[:, cols]
+        t = np.asarray(truth)
+        if x.shape[0] < 10 or t.all() or not t.any():
+            raise InsufficientDataError(
+                f"the one-class path needs simulated rows of both classes; got {x.shape[0]} "
+                f"row(s), {int(t.sum())} positive"
+            )
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, t)
+        return cls(mean, scale, lr.coef_[0], float(lr.intercept_[0]), cols, int(t.size))
+
+    def prob(self, feats: NDArray[Any]) -> Array:
+        """P(positive) per row of full :data:`ONE_CLASS_FEATURES` features."""
+        x = np.asarray(feats, dtype=np.float64)[:, self.columns]
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)

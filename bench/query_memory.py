@@ -187,15 +187,15 @@ def memory_split(pairs: list[dict[str, Any]], share: float, seed: int) -> np.nda
     return in_memory
 
 
-def run_share(
-    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
-) -> dict[str, Any]:
-    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
+def cosine_memory(
+    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], in_memory: np.ndarray
+) -> tuple[np.ndarray, Callable[[Sequence[str]], np.ndarray], Any]:
+    """The pairs' zero-shot cosines, a document embedder over the precomputed vectors, and a
+    :class:`QueryMemory` over that cosine holding the ``in_memory`` pairs' GPT-4o labels."""
     from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
     from judgecache.judges.rubric import get_rubric
     from judgecache.keys import JudgeIdentity
 
-    in_memory = memory_split(pairs, share, seed)
     doc_vec = {p["doc"]: vecs[f"d:{p['docid']}"] for p in pairs}
     q_vec = {p["query"]: vecs[f"q:{p['qid'].split(':', 1)[1]}"] for p in pairs}
     cos = np.asarray([float(doc_vec[p["doc"]] @ q_vec[p["query"]]) for p in pairs])
@@ -206,13 +206,22 @@ def run_share(
     def base(query: str, docs: Sequence[str]) -> np.ndarray:
         return np.asarray(embed(docs) @ q_vec[query])
 
-    identity = JudgeIdentity("replay", "gpt-4o", "")
     rows = [
         MemoryRow(pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"])
         for p, m in zip(pairs, in_memory, strict=True)
         if m
     ]
-    memory = QueryMemory(RowsSource(identity, rows), embed, base, get_rubric("relevance"))
+    identity = JudgeIdentity("replay", "gpt-4o", "")
+    return cos, embed, QueryMemory(RowsSource(identity, rows), embed, base, get_rubric("relevance"))
+
+
+def run_share(
+    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
+) -> dict[str, Any]:
+    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
+
+    in_memory = memory_split(pairs, share, seed)
+    cos, _, memory = cosine_memory(pairs, vecs, in_memory)
     t0 = time.perf_counter()
     memory.refresh()
     memory.fit()

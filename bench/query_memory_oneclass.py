@@ -26,7 +26,6 @@ import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,44 +34,28 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, require_data
-from query_memory import POS, cluster_bootstrap, fitted_cuts, load_pairs, memory_split
+from query_memory import (
+    POS,
+    cluster_bootstrap,
+    cosine_memory,
+    fitted_cuts,
+    load_pairs,
+    memory_split,
+)
 from query_memory_embed import load_or_embed
 
 
 def run_share(
     pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
 ) -> dict[str, Any]:
-    from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
     from judgecache.distill.memory_oneclass import (
         OneClassModel,
         one_class_features,
         one_class_views,
     )
-    from judgecache.judges.rubric import get_rubric
-    from judgecache.keys import JudgeIdentity
 
     in_memory = memory_split(pairs, share, seed)
-    doc_vec = {p["doc"]: vecs[f"d:{p['docid']}"] for p in pairs}
-    q_vec = {p["query"]: vecs[f"q:{p['qid'].split(':', 1)[1]}"] for p in pairs}
-    cos = np.asarray([float(doc_vec[p["doc"]] @ q_vec[p["query"]]) for p in pairs])
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-    def base(query: str, docs: Sequence[str]) -> np.ndarray:
-        return np.asarray(embed(docs) @ q_vec[query])
-
-    rows = [
-        MemoryRow(pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"])
-        for p, m in zip(pairs, in_memory, strict=True)
-        if m
-    ]
-    memory = QueryMemory(
-        RowsSource(JudgeIdentity("replay", "gpt-4o", ""), rows),
-        embed,
-        base,
-        get_rubric("relevance"),
-    )
+    cos, embed, memory = cosine_memory(pairs, vecs, in_memory)
     memory.refresh()
     t0 = time.perf_counter()
     status = {q: memory.status(q) for q in memory.catalog}

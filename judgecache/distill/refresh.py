@@ -476,24 +476,15 @@ def _compare(
 
 def _rechoose(old: dict[str, Any], saved: Any, prob: Any, truth: Any) -> dict[str, Any] | None:
     """Choose the threshold again for the old student's precision/recall target, if it had one."""
-    from judgecache.distill.threshold import choose_threshold
+    from judgecache.distill.pipeline import _thresholds  # the distill run's own rule
 
-    chosen = old.get("chosen")
-    if not isinstance(chosen, dict):
+    if not isinstance(old.get("chosen"), dict):
         return None
-    t = saved.threshold
     try:
-        picked = choose_threshold(
-            np.asarray(prob),
-            (np.asarray(truth) >= 0.5).astype(int),
-            target_precision=t.target_precision,
-            target_recall=t.target_recall,
-            confidence=t.confidence,
-        )
+        chosen: dict[str, Any] | None = _thresholds(saved, prob, truth)["chosen"]
     except InsufficientDataError:
-        return None
-    out: dict[str, Any] = picked.to_dict()
-    return out
+        return None  # too few calibration labels to certify the target: no threshold, as distill
+    return chosen
 
 
 def _ci(d: dict[str, float]) -> str:

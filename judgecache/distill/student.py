@@ -105,6 +105,8 @@ class Predictor:
 
     ``packed`` (default) encodes a plain BERT without padding, ``max_tokens`` tokens a batch;
     ``packed=False`` is the padded path, ``batch_size`` rows a batch (same scores, slower).
+    ``runtime`` records what runs the encoder: ``torch``, or ``onnx`` (ONNX Runtime, padded
+    batches; see :mod:`judgecache.distill.onnx_serving`).
     """
 
     def __init__(
@@ -121,8 +123,10 @@ class Predictor:
         grade_cuts: Sequence[float] | None = None,
         packed: bool = True,
         max_tokens: int = PACK_TOKENS,
+        runtime: str = "torch",
     ) -> None:
         self.model = model
+        self.runtime = runtime
         self.packed = packed
         self.max_tokens = max_tokens
         self.grade_cuts = list(grade_cuts) if grade_cuts else None
@@ -260,24 +264,36 @@ def _read_json(path: Path) -> Any:
 
 
 def load_predictor(
-    path: str | Path, *, int8: bool = False, device: str = "cpu", batch_size: int = 64
+    path: str | Path,
+    *,
+    int8: bool = False,
+    device: str = "cpu",
+    batch_size: int = 64,
+    runtime: str = "auto",
 ) -> Predictor:
-    """Rebuild a student from its directory; LoRA is merged for inference, optionally int8."""
-    from judgecache.distill.build import load_encoder, load_tokenizer, quiet_peft
+    """Rebuild a student from its directory; LoRA is merged for inference, optionally int8.
+
+    ``runtime``: ``onnx`` (ONNX Runtime, CPU only; the encoder is exported once and cached in
+    the student directory), ``torch``, or ``auto`` (see :func:`serving_runtime`).
+    """
+    from judgecache.distill.build import load_tokenizer
+    from judgecache.distill.onnx_serving import load_onnx_encoder, serving_runtime
 
     root = Path(path).expanduser()
     if not (root / "student.json").is_file():
         raise DistillationError(f"{root} is not a student directory (no student.json)")
     spec = StudentSpec.from_dict(_read_json(root / "student.json"), str(root / "student.json"))
     tokenizer = load_tokenizer(root / "tokenizer")
-    if spec.merged:
-        encoder = load_encoder(root / "merged")
+    target = resolve_device(device)
+    if int8 and target.type != "cpu":
+        raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
+    runtime = serving_runtime(runtime, target)
+    if runtime == "onnx":
+        encoder: nn.Module = load_onnx_encoder(
+            root, spec.version, spec.base_model, lambda: merged_encoder(root, spec), int8=int8
+        )
     else:
-        from peft import PeftModel
-
-        base = load_encoder(resolve_base_model(spec.base_model))
-        with quiet_peft():
-            encoder = PeftModel.from_pretrained(base, str(root / "adapter")).merge_and_unload()
+        encoder = merged_encoder(root, spec)
     hidden = int(getattr(encoder.config, "hidden_size", 0) or getattr(encoder.config, "dim", 0))
     lexical = LexicalScorer.load(root / "lexical.json") if spec.lexical else None
     if lexical is not None and list(lexical.names) != list(spec.lexical):
@@ -298,11 +314,8 @@ def load_predictor(
         )
     model.load_head_state(head)
     model.eval()
-    target = resolve_device(device)
-    if int8 and target.type != "cpu":
-        raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
     model.to(target)  # the Predictor feeds its batches to this device
-    if int8:
+    if int8 and runtime == "torch":
         from torch.ao.quantization import quantize_dynamic
 
         with warnings.catch_warnings():
@@ -333,12 +346,29 @@ def load_predictor(
         device=device,
         batch_size=batch_size,
         grade_cuts=[float(c) for c in cuts] if cuts else None,
+        runtime=runtime,
     )
+
+
+def merged_encoder(root: Path, spec: StudentSpec) -> nn.Module:
+    """The student's torch encoder with LoRA merged into its weights."""
+    from judgecache.distill.build import load_encoder, quiet_peft
+
+    if spec.merged:
+        return load_encoder(root / "merged")
+    from peft import PeftModel
+
+    base = load_encoder(resolve_base_model(spec.base_model))
+    with quiet_peft():
+        merged: nn.Module = PeftModel.from_pretrained(
+            base, str(root / "adapter")
+        ).merge_and_unload()
+    return merged
 
 
 def export_merged(path: str | Path, out: str | Path) -> Path:
     """Write a stand-alone student with LoRA merged into the encoder (loads without peft/base)."""
-    predictor = load_predictor(path)
+    predictor = load_predictor(path, runtime="torch")
     root, dest = Path(path), Path(out)
     dest.mkdir(parents=True, exist_ok=True)
     predictor.model.encoder.save_pretrained(str(dest / "merged"), safe_serialization=True)  # type: ignore[operator]
@@ -363,7 +393,8 @@ class StudentTeacher(BatchTeacher):
     """A distilled student behind the Teacher API (so it can sit behind the cache or a cascade).
 
     Identity: ``student:<name>@<version>`` where the version hashes the adapter, head, calibration
-    and thresholds (``+int8`` for the quantized path, whose scores differ slightly).
+    and thresholds (``+int8`` for the quantized path, whose scores differ slightly;
+    ``+int8-onnx`` for ONNX Runtime's int8, which differs again; ONNX fp32 equals torch fp32).
     """
 
     def __init__(
@@ -374,13 +405,17 @@ class StudentTeacher(BatchTeacher):
         device: str = "cpu",
         batch_size: int = 64,
         memory: str | Path | None = None,
+        runtime: str = "auto",
     ):
         self.path = Path(path)
-        self.predictor = load_predictor(path, int8=int8, device=device, batch_size=batch_size)
+        self.predictor = load_predictor(
+            path, int8=int8, device=device, batch_size=batch_size, runtime=runtime
+        )
         spec = self.predictor.spec
         self.rubric = get_rubric(spec.rubric)
         # A memory changes the answers (and keeps changing them as it grows): its own identity.
-        suffix = ("+int8" if int8 else "") + ("+memory" if memory else "")
+        quantized = "+int8" + ("-onnx" if self.predictor.runtime == "onnx" else "")
+        suffix = (quantized if int8 else "") + ("+memory" if memory else "")
         self.identity = JudgeIdentity("student", spec.name, spec.version + suffix)
         self.memory = self._open_memory(memory, device) if memory else None
 
@@ -516,16 +551,20 @@ def load_student_teacher(
     device: str = "cpu",
     batch_size: int = 64,
     memory: str | Path | None = None,
+    runtime: str | None = None,
 ) -> StudentTeacher:
     """The ``student:PATH`` spec: a distilled student directory as a Teacher.
 
-    Spec flags after ``?``: ``int8`` and ``memory=URL_OR_FILE`` (last: the URL may hold ``?`` or
-    ``&``), e.g. ``student:runs/rel?int8&memory=diskcache://.jc``. Options: ``int8`` (CPU only),
+    Spec flags after ``?``: ``int8``, ``runtime=onnx|torch`` and ``memory=URL_OR_FILE`` (last:
+    the URL may hold ``?`` or ``&``), e.g. ``student:runs/rel?int8&runtime=torch&memory=...``.
+    Options: ``int8`` (CPU only), ``runtime`` (``auto``: ONNX Runtime on the CPU when installed),
     ``device`` (``cpu``, ``cuda``, ``auto``), ``batch_size``, ``memory`` (a cache URL or labels
     file of the student's own teacher: see :mod:`judgecache.distill.memory`), e.g.
     ``Judge("student:runs/relevance", options={"device": "cuda"})``.
     """
     text, flags = split_student_spec(str(path))
+    if "runtime" in flags and runtime is not None and runtime != flags["runtime"]:
+        raise ConfigError(f"student:{path}: give the runtime in the spec or as runtime=, not both")
     if "memory" in flags:
         if memory is not None:
             raise ConfigError(
@@ -533,7 +572,12 @@ def load_student_teacher(
             )
         memory = flags["memory"]
     return StudentTeacher(
-        text, int8=int8 or "int8" in flags, device=device, batch_size=batch_size, memory=memory
+        text,
+        int8=int8 or "int8" in flags,
+        device=device,
+        batch_size=batch_size,
+        memory=memory,
+        runtime=flags.get("runtime") or runtime or "auto",
     )
 
 
@@ -542,10 +586,12 @@ def split_student_spec(text: str) -> tuple[str, dict[str, str]]:
 
     >>> split_student_spec("runs/rel?int8&memory=redis://h:6379/0?x=1")
     ('runs/rel', {'memory': 'redis://h:6379/0?x=1', 'int8': ''})
+    >>> split_student_spec("runs/rel?runtime=torch")
+    ('runs/rel', {'runtime': 'torch'})
     >>> split_student_spec("runs/rel?fast")
     Traceback (most recent call last):
     ...
-    judgecache.errors.ConfigError: student:runs/rel?fast: unknown flag 'fast'; valid: int8, memory=URL_OR_FILE
+    judgecache.errors.ConfigError: student:runs/rel?fast: unknown flag 'fast'; valid: int8, runtime=onnx|torch, memory=URL_OR_FILE
     """
     path, sep, rest = text.partition("?")
     flags: dict[str, str] = {}
@@ -557,9 +603,12 @@ def split_student_spec(text: str) -> tuple[str, dict[str, str]]:
             raise ConfigError(f"student:{text}: memory= needs a cache URL or labels file")
         flags["memory"] = memory
     for flag in (f for f in head.split("&") if f):
-        if flag != "int8":
-            raise ConfigError(
-                f"student:{text}: unknown flag {flag!r}; valid: int8, memory=URL_OR_FILE"
-            )
-        flags["int8"] = ""
+        name, _, value = flag.partition("=")
+        if flag == "int8" or (name == "runtime" and value in ("onnx", "torch")):
+            flags[name] = value
+            continue
+        raise ConfigError(
+            f"student:{text}: unknown flag {flag!r}; valid: int8, runtime=onnx|torch, "
+            "memory=URL_OR_FILE"
+        )
     return path, flags

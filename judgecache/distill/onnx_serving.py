@@ -149,6 +149,33 @@ def cached_encoder_dir(root: Path, key: str) -> Path:
     return default_cache_dir() / "onnx" / key
 
 
+def serving_encoder(
+    root: Path,
+    version: str,
+    base: str,
+    torch_encoder: Callable[[], nn.Module],
+    *,
+    int8: bool,
+    runtime: str,
+    device: torch.device,
+) -> tuple[nn.Module, str]:
+    """The encoder to serve with and the runtime it runs on (see :func:`serving_runtime`).
+
+    With ``auto``, an encoder that does not export (an architecture the exporter or the probe
+    check refuses) is served by torch, with a warning; an explicit ``onnx`` raises instead.
+    """
+    chosen = serving_runtime(runtime, device)
+    if chosen == "torch":
+        return torch_encoder(), "torch"
+    try:
+        return load_onnx_encoder(root, version, base, torch_encoder, int8=int8), "onnx"
+    except (DistillationError, RuntimeError, torch.onnx.errors.OnnxExporterError) as exc:
+        if runtime != "auto":
+            raise
+        warnings.warn(f"ONNX export failed, serving with torch: {exc}", stacklevel=3)
+        return torch_encoder(), "torch"
+
+
 def load_onnx_encoder(
     root: Path,
     version: str,

@@ -274,10 +274,10 @@ def load_predictor(
     """Rebuild a student from its directory; LoRA is merged for inference, optionally int8.
 
     ``runtime``: ``onnx`` (ONNX Runtime, CPU only; the encoder is exported once and cached in
-    the student directory), ``torch``, or ``auto`` (see :func:`serving_runtime`).
+    the student directory), ``torch``, or ``auto`` (see :func:`~judgecache.distill.onnx_serving.serving_runtime`).
     """
     from judgecache.distill.build import load_tokenizer
-    from judgecache.distill.onnx_serving import load_onnx_encoder, serving_runtime
+    from judgecache.distill.onnx_serving import serving_encoder
 
     root = Path(path).expanduser()
     if not (root / "student.json").is_file():
@@ -287,13 +287,15 @@ def load_predictor(
     target = resolve_device(device)
     if int8 and target.type != "cpu":
         raise ConfigError("the int8 path is CPU-only (dynamic quantization); use device=cpu")
-    runtime = serving_runtime(runtime, target)
-    if runtime == "onnx":
-        encoder: nn.Module = load_onnx_encoder(
-            root, spec.version, spec.base_model, lambda: merged_encoder(root, spec), int8=int8
-        )
-    else:
-        encoder = merged_encoder(root, spec)
+    encoder, runtime = serving_encoder(
+        root,
+        spec.version,
+        spec.base_model,
+        lambda: merged_encoder(root, spec),
+        int8=int8,
+        runtime=runtime,
+        device=target,
+    )
     hidden = int(getattr(encoder.config, "hidden_size", 0) or getattr(encoder.config, "dim", 0))
     lexical = LexicalScorer.load(root / "lexical.json") if spec.lexical else None
     if lexical is not None and list(lexical.names) != list(spec.lexical):

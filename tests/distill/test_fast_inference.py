@@ -103,7 +103,7 @@ def test_token_budget_batches_cover_each_row_once_in_length_order() -> None:
 
 
 def test_packed_encoder_equals_the_padded_forward_row_by_row(student: Student) -> None:
-    p = load_predictor(student.path)
+    p = load_predictor(student.path, runtime="torch")
     assert packable(p.model.encoder)  # else this test would compare the padded path to itself
     rows = sorted({e.second for e in p.encode(student.pairs[:30])}, key=len)
     assert len({len(r) for r in rows}) > 5  # several runs, and padding in the padded batch
@@ -117,7 +117,7 @@ def test_packed_encoder_equals_the_padded_forward_row_by_row(student: Student) -
 
 
 def test_fp32_packed_probabilities_equal_the_padded_ones(student: Student) -> None:
-    p = load_predictor(student.path)
+    p = load_predictor(student.path, runtime="torch")
     p.cache = None
     packed = p.predict(student.pairs)
     p.packed = False
@@ -130,7 +130,7 @@ def test_fp32_packed_probabilities_equal_the_padded_ones(student: Student) -> No
 
 
 def test_packed_scores_do_not_depend_on_the_token_budget(student: Student) -> None:
-    p = load_predictor(student.path)
+    p = load_predictor(student.path, runtime="torch")
     p.cache = None
     p.max_tokens = 16  # many tiny batches (rows longer than 16 tokens go alone)
     small = p.predict(student.pairs).logits
@@ -139,7 +139,7 @@ def test_packed_scores_do_not_depend_on_the_token_budget(student: Student) -> No
 
 
 def test_packed_path_with_the_embedding_cache_gives_the_same_scores(student: Student) -> None:
-    p = load_predictor(student.path)
+    p = load_predictor(student.path, runtime="torch")
     assert p.cache is not None
     first = p.predict(student.pairs)
     assert len(p.cache) > 0
@@ -150,8 +150,8 @@ def test_packed_path_with_the_embedding_cache_gives_the_same_scores(student: Stu
 
 
 def test_int8_quantizes_in_place_and_packed_int8_stays_within_tolerance(student: Student) -> None:
-    fp32 = load_predictor(student.path).predict(student.pairs)
-    q = load_predictor(student.path, int8=True)
+    fp32 = load_predictor(student.path, runtime="torch").predict(student.pairs)
+    q = load_predictor(student.path, int8=True, runtime="torch")
     # No float Linear left anywhere: the int8 model holds no fp32 copy of those weights.
     assert not any(type(m) is nn.Linear for m in q.model.modules())
     assert packable(q.model.encoder)
@@ -166,7 +166,7 @@ def test_int8_quantizes_in_place_and_packed_int8_stays_within_tolerance(student:
 def test_training_keeps_the_padded_differentiable_path(tiny_bert: Path, student: Student) -> None:
     model, _ = build_student(tiny_bert, "bi", 4, LoraConfig(r=4, alpha=8), maxsim=True)
     assert not packable(model.encoder)  # the peft-wrapped encoder being trained
-    loaded = load_predictor(student.path)
+    loaded = load_predictor(student.path, runtime="torch")
     assert use_packed(loaded.model, True) is False  # autograd on: padded path
     with torch.no_grad():
         assert use_packed(loaded.model, True) and not use_packed(loaded.model, False)
@@ -199,7 +199,7 @@ def test_maxsim_pairs_equals_padded_maxsim_including_empty_sides() -> None:
 
 
 def test_predictor_built_directly_defaults_to_packed(student: Student) -> None:
-    loaded = load_predictor(student.path)
+    loaded = load_predictor(student.path, runtime="torch")
     direct = Predictor(loaded.model, loaded.pe, loaded.spec, loaded.calibrator)
     assert direct.packed and direct.max_tokens > 0
     assert np.allclose(direct.predict(student.pairs).prob, loaded.predict(student.pairs).prob)
@@ -208,7 +208,7 @@ def test_predictor_built_directly_defaults_to_packed(student: Student) -> None:
 def test_loaded_student_sits_on_the_device_asked_for(student: Student) -> None:
     # The Predictor sends its batches to ``device``: the loader must put the weights there too
     # (it left them on the CPU, and a CUDA predict crashed). "meta" stands in for a GPU here.
-    p = load_predictor(student.path, device="meta")
+    p = load_predictor(student.path, device="meta", runtime="torch")
     assert p.device == torch.device("meta")
     assert {t.device.type for t in p.model.parameters()} == {"meta"}
     with pytest.raises(ConfigError, match="CPU-only"):
@@ -221,6 +221,6 @@ def test_student_spec_takes_device_and_batch_size_options(student: Student) -> N
     teacher: Any = teacher_from_spec(f"student:{student.path}", device="meta", batch_size=8)
     assert teacher.predictor.device == torch.device("meta") and teacher.predictor.batch_size == 8
     with pytest.raises(
-        ConfigError, match=r"valid options: \['int8', 'device', 'batch_size', 'memory'\]"
+        ConfigError, match=r"valid options: \['int8', 'device', 'batch_size', 'memory', 'runtime'\]"
     ):
         teacher_from_spec(f"student:{student.path}", gpu=True)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from judgecache.cli.options import json_option
+from judgecache.distill.bases import names_help
 
 
 @click.command("distill")
@@ -33,7 +34,10 @@ from judgecache.cli.options import json_option
     "--judge", "judge_id", default=None, help="Keep only this teacher: provider:model[@v]."
 )
 @click.option(
-    "--base-model", default=None, help="Local HF encoder directory, or 'default' (MiniLM)."
+    "--base-model",
+    default=None,
+    help=f"A packaged base: {names_help()}; a local HF encoder directory; or (online) a Hub "
+    "model id org/name[@revision].",
 )
 @click.option("--target-precision", type=float, default=None, help="Pick the threshold for this.")
 @click.option("--target-recall", type=float, default=None, help="Pick the threshold for this.")

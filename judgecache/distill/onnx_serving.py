@@ -25,8 +25,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from judgecache.distill.bases import built_in_place
 from judgecache.errors import ConfigError, DistillationError, MissingDependencyError
 
 RECIPE = 1
@@ -245,10 +244,8 @@ def export_encoder(encoder: nn.Module, dest: Path, *, int8: bool) -> Path:
     names = list(probe)
     with torch.no_grad():
         expected = encoder(**probe)[0]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=dest.parent))
-    try:
-        raw = tmp / "raw.onnx"
+    with built_in_place(dest, "encoder.onnx") as work:
+        raw = work / "raw.onnx"
         dynamic = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
         with warnings.catch_warnings():
             # dynamo=False: the TorchScript exporter, deprecated in torch 2.9+ but working and
@@ -264,23 +261,16 @@ def export_encoder(encoder: nn.Module, dest: Path, *, int8: bool) -> Path:
                 opset_version=OPSET,
                 dynamo=False,
             )
-        fp32 = _fuse(raw, tmp / "fused.onnx", config)
+        fp32 = _fuse(raw, work / "fused.onnx", config)
         _check(fp32, probe, expected)
         final = fp32
         if int8:
-            final = tmp / "int8.onnx"
+            final = work / "int8.onnx"
             _quantize(fp32, final)
-        out = tmp / "out"
-        out.mkdir()
-        shutil.move(str(final), str(out / "encoder.onnx"))
-        config.to_json_file(str(out / "config.json"))
-        try:
-            out.replace(dest)
-        except OSError:
-            if not (dest / "encoder.onnx").is_file():  # not another process's finished copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        final.rename(work / "encoder.onnx")
+        for step in (raw, work / "fused.onnx"):
+            step.unlink(missing_ok=True)
+        config.to_json_file(str(work / "config.json"))
     return dest / "encoder.onnx"
 
 

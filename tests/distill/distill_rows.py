@@ -77,6 +77,17 @@ def make_rows(
     return rows
 
 
+def varied_pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Queries shared by many docs, docs of 1 to ~40 words (some cut at max_length)."""
+    rng = random.Random(seed)
+    queries = [f"what about {t}" for t in TOPICS[:4]] + ["apple river tiger", "the"]
+    vocab = TOPICS + FILLER
+    return [
+        (rng.choice(queries), " ".join(rng.choice(vocab) for _ in range(rng.randrange(1, 40))))
+        for _ in range(n)
+    ]
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

@@ -7,7 +7,6 @@ LoRA, head and lexical weights are all non-trivial, fp32 to 1e-5 and int8 within
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from distill_rows import FILLER, TOPICS, graded_spec
+from distill_rows import graded_spec, varied_pairs
 from torch import nn
 
 from judgecache.distill.build import build_student
@@ -38,17 +37,6 @@ pytestmark = pytest.mark.distill
 CPU = torch.device("cpu")
 
 
-def _pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """Queries shared by many docs, docs of 1 to ~40 words (some cut at max_length)."""
-    rng = random.Random(seed)
-    queries = [f"what about {t}" for t in TOPICS[:4]] + ["apple river tiger", "the"]
-    vocab = TOPICS + FILLER
-    return [
-        (rng.choice(queries), " ".join(rng.choice(vocab) for _ in range(rng.randrange(1, 40))))
-        for _ in range(n)
-    ]
-
-
 @dataclass
 class Student:
     path: Path
@@ -59,7 +47,7 @@ class Student:
 def student(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Student:
     """A saved MaxSim + lexical student with random LoRA weights (the merge changes the encoder)."""
     out = tmp_path_factory.mktemp("fast-student")
-    pairs = _pairs(120)
+    pairs = varied_pairs(120)
     lexical = LexicalScorer.fit(d for _, d in pairs)
     model, tokenizer = build_student(
         tiny_bert, "bi", 4, LoraConfig(r=4, alpha=8), lexical=lexical, maxsim=True

@@ -3,7 +3,6 @@ tolerance), for both architectures, exported once and read from the cache afterw
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from distill_rows import FILLER, TOPICS, graded_spec
+from distill_rows import graded_spec, varied_pairs
 
 from judgecache.distill.build import build_student
 from judgecache.distill.calibrate import Calibrator
@@ -43,16 +42,6 @@ INT8_TOLERANCE = 0.1
 """Either int8 path vs torch fp32 on probabilities (the torch int8 tests allow the same)."""
 
 
-def _pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    queries = [f"what about {t}" for t in TOPICS[:4]] + ["apple river tiger"]
-    vocab = TOPICS + FILLER
-    return [
-        (rng.choice(queries), " ".join(rng.choice(vocab) for _ in range(rng.randrange(1, 40))))
-        for _ in range(n)
-    ]
-
-
 @dataclass
 class Student:
     path: Path
@@ -61,7 +50,7 @@ class Student:
 
 def _save(tiny_bert: Path, out: Path, architecture: str) -> Student:
     """A saved student with random LoRA, head and projection (every part changes the scores)."""
-    pairs = _pairs(80)
+    pairs = varied_pairs(80)
     model, tokenizer = build_student(tiny_bert, architecture, 4, LoraConfig(r=4, alpha=8))
     torch.manual_seed(1)
     with torch.no_grad():

@@ -131,6 +131,30 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int) -> list[list[i
     return batches
 
 
+def padded_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices sorted by length, in batches of at most ``batch_size`` rows; without autograd
+    (serving) also at most :data:`PACK_TOKENS` padded tokens a batch (a longer row goes alone),
+    so a small call's batch never pads short rows to a long one (ONNX Runtime and non-BERT
+    encoders, which cannot take the padding-free path, serve this way).
+
+    >>> with torch.no_grad():
+    ...     padded_batches([3, 1, 2, 900], 64)
+    [[1, 2, 0], [3]]
+    >>> padded_batches([3, 1, 2, 900], 64)
+    [[1, 2, 0, 3]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    if torch.is_grad_enabled():
+        return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for i in order:  # sorted: the row being added is the longest of its batch
+        rows = len(batches[-1]) if batches else 0
+        if not rows or rows >= batch_size or (rows + 1) * lengths[i] > PACK_TOKENS:
+            batches.append([])
+        batches[-1].append(i)
+    return batches
+
+
 def _embed_packed(
     model: StudentModel,
     pe: PairEncoder,
@@ -173,11 +197,9 @@ def _embed_unique(
     path with that token budget (the caller checked :func:`use_packed`); None: padded."""
     if pack_tokens is not None and rows:
         return _embed_packed(model, pe, rows, device, pack_tokens)
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
     toks: list[torch.Tensor] = [torch.empty(0)] * len(rows) if model.maxsim else []
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for idx in padded_batches([len(r) for r in rows], batch_size):
         batch = pe.pad([list(rows[i]) for i in idx]).to(device)
         hidden = model.token_states(batch)
         emb = mean_pool(hidden, batch.attention_mask)
@@ -266,11 +288,17 @@ def pair_features(
         return bi_cosines(model, pe, encoded, device, batch_size=batch_size, cache=cache)
     rows = [list(e.joint) for e in encoded]
     types = [list(e.types) for e in encoded]
-    scores: list[torch.Tensor] = []
-    for start in range(0, len(rows), batch_size):
-        batch = pe.pad(rows[start : start + batch_size], types[start : start + batch_size])
-        scores.append(model.raw_score(batch.to(device)))
-    return torch.cat(scores)
+    if torch.is_grad_enabled():  # training: batches in the given order, as sampled
+        scores: list[torch.Tensor] = []
+        for start in range(0, len(rows), batch_size):
+            batch = pe.pad(rows[start : start + batch_size], types[start : start + batch_size])
+            scores.append(model.raw_score(batch.to(device)))
+        return torch.cat(scores)
+    out = torch.empty(len(rows), device=device)
+    for idx in padded_batches([len(r) for r in rows], batch_size):
+        batch = pe.pad([rows[i] for i in idx], [types[i] for i in idx])
+        out[torch.tensor(idx, device=device)] = model.raw_score(batch.to(device)).to(out.dtype)
+    return out
 
 
 def head_inputs(

@@ -306,28 +306,10 @@ def load_predictor(
     model = StudentModel(
         encoder, spec.architecture, len(spec.labels), hidden, lexical=lexical, maxsim=spec.maxsim
     )
-    head = load_file(str(root / "head.safetensors"))
-    saved = head.get("head.extra_weight")
-    n_saved = 0 if saved is None else int(saved.numel())
-    if n_saved != model.head.n_extra:
-        raise DistillationError(
-            f"{root}: head.safetensors reads {n_saved} extra features, student.json describes "
-            f"{model.head.n_extra} ({model.extra_names}); check its 'maxsim' and 'lexical'"
-        )
-    model.load_head_state(head)
-    model.eval()
+    _load_head(root, model)
     model.to(target)  # the Predictor feeds its batches to this device
     if int8 and runtime == "torch":
-        from torch.ao.quantization import quantize_dynamic
-
-        with warnings.catch_warnings():
-            # torch marks eager dynamic quantization deprecated (in favour of torchao, which is
-            # not a dependency); it still works and is the CPU int8 path here.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            # In place: swapping each Linear for its int8 version frees that fp32 weight, where
-            # a copy would hold both models at once (the merged fp32 one is not needed again).
-            quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
+        _quantize_int8(model)
     calibrator = Calibrator.from_dict(_read_json(root / "calibration.json"))
     thresholds = _read_json(root / "thresholds.json")
     chosen = thresholds.get("chosen")
@@ -350,6 +332,34 @@ def load_predictor(
         grade_cuts=[float(c) for c in cuts] if cuts else None,
         runtime=runtime,
     )
+
+
+def _load_head(root: Path, model: StudentModel) -> None:
+    """Load ``head.safetensors`` after checking it reads the features the spec describes."""
+    head = load_file(str(root / "head.safetensors"))
+    saved = head.get("head.extra_weight")
+    n_saved = 0 if saved is None else int(saved.numel())
+    if n_saved != model.head.n_extra:
+        raise DistillationError(
+            f"{root}: head.safetensors reads {n_saved} extra features, student.json describes "
+            f"{model.head.n_extra} ({model.extra_names}); check its 'maxsim' and 'lexical'"
+        )
+    model.load_head_state(head)
+    model.eval()
+
+
+def _quantize_int8(model: StudentModel) -> None:
+    """torch's CPU int8 path: dynamic quantization of every Linear, in place."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch marks eager dynamic quantization deprecated (in favour of torchao, which is
+        # not a dependency); it still works and is the CPU int8 path here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        # In place: swapping each Linear for its int8 version frees that fp32 weight, where
+        # a copy would hold both models at once (the merged fp32 one is not needed again).
+        quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)  # type: ignore[no-untyped-call]
 
 
 def merged_encoder(root: Path, spec: StudentSpec) -> nn.Module:

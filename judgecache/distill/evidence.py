@@ -84,6 +84,62 @@ def split_claims(answer: str) -> list[str]:
     return claims or [answer]
 
 
+@dataclass(frozen=True)
+class SourceIndex:
+    """A source cut into sentences with their content words and document frequencies.
+
+    Built once per source and shared by every claim checked against it (an answer's claims, and
+    the many answers of one source in a batch).
+    """
+
+    text: str
+    sents: tuple[str, ...]
+    words: tuple[frozenset[str], ...]
+    df: Counter[str]
+
+    @classmethod
+    def of(cls, source: str) -> SourceIndex:
+        sents = tuple(sentences(source))
+        words = tuple(frozenset(_content_words(s)) for s in sents)
+        return cls(source, sents, words, Counter(w for ws in words for w in ws))
+
+    def evidence(self, claim: str, max_words: int) -> str:
+        """The sentences that best cover the claim's words, in source order, within budget."""
+        wanted = set(_content_words(claim))
+        idf = {w: math.log(1 + len(self.sents) / self.df[w]) for w in wanted if self.df[w]}
+        total = sum(idf.values()) or 1.0
+        scores = [sum(idf.get(w, 0.0) for w in ws & wanted) / total for ws in self.words]
+        order = sorted(range(len(self.sents)), key=lambda i: (-scores[i], i))
+        chosen: list[int] = []
+        used = 0
+        for i in order:
+            n = len(self.sents[i].split())
+            if chosen and used + n > max_words:
+                continue
+            chosen.append(i)
+            used += n
+            if used >= max_words:
+                break
+        text = " ".join(self.sents[i] for i in sorted(chosen))
+        return " ".join(text.split()[:max_words])
+
+
+class _Sources:
+    """Evidence for many (source, claim) pairs, each distinct source indexed once."""
+
+    def __init__(self, max_words: int) -> None:
+        self.max_words = max_words
+        self._index: dict[str, SourceIndex] = {}
+
+    def evidence(self, source: str, claim: str) -> str:
+        if self.max_words <= 0 or len(source.split()) <= self.max_words:
+            return source
+        index = self._index.get(source)
+        if index is None:
+            index = self._index[source] = SourceIndex.of(source)
+        return index.evidence(claim, self.max_words)
+
+
 def select_evidence(source: str, claim: str, *, max_words: int) -> str:
     """The source sentences that best cover the claim's words, in source order, within budget.
 
@@ -91,44 +147,25 @@ def select_evidence(source: str, claim: str, *, max_words: int) -> str:
     over the source's own sentences: a word in every sentence says little). The best sentences
     are taken until ``max_words``; the best one is always kept (cut to the budget if longer).
     """
-    if max_words <= 0 or len(source.split()) <= max_words:
-        return source
-    sents = sentences(source)
-    words = [set(_content_words(s)) for s in sents]
-    df = Counter(w for ws in words for w in ws)
-    wanted = set(_content_words(claim))
-    idf = {w: math.log(1 + len(sents) / df[w]) for w in wanted if df[w]}
-    total = sum(idf.values()) or 1.0
-    scores = [sum(idf.get(w, 0.0) for w in ws & wanted) / total for ws in words]
-    order = sorted(range(len(sents)), key=lambda i: (-scores[i], i))
-    chosen: list[int] = []
-    used = 0
-    for i in order:
-        n = len(sents[i].split())
-        if chosen and used + n > max_words:
-            continue
-        chosen.append(i)
-        used += n
-        if used >= max_words:
-            break
-    text = " ".join(sents[i] for i in sorted(chosen))
-    return " ".join(text.split()[:max_words])
+    return _Sources(max_words).evidence(source, claim)
 
 
 def cut_pairs(pairs: Sequence[tuple[str, str]], *, max_words: int) -> list[tuple[str, str]]:
     """One (evidence, answer) pair per pair: the evidence chosen for the whole answer."""
-    return [(select_evidence(src, ans, max_words=max_words), ans) for src, ans in pairs]
+    sources = _Sources(max_words)
+    return [(sources.evidence(src, ans), ans) for src, ans in pairs]
 
 
 def expand_claims(
     pairs: Sequence[tuple[str, str]], *, max_words: int
 ) -> tuple[list[tuple[str, str]], list[int]]:
     """(evidence, claim) pairs for every claim of every answer, and the pair each came from."""
+    sources = _Sources(max_words)
     out: list[tuple[str, str]] = []
     owners: list[int] = []
     for i, (src, ans) in enumerate(pairs):
         for claim in split_claims(ans):
-            out.append((select_evidence(src, claim, max_words=max_words), claim))
+            out.append((sources.evidence(src, claim), claim))
             owners.append(i)
     return out, owners
 

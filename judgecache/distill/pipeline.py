@@ -437,7 +437,7 @@ def calibrate(
     )
     refusal: InsufficientDataError | None = None
     try:
-        thresholds = _thresholds(
+        thresholds = choose_thresholds(
             cfg, calibrator.apply(st_logits["calib"][:, col].numpy()), calib_truth
         )
     except InsufficientDataError as exc:
@@ -705,9 +705,10 @@ def _soft_truth(part: LabelSet, binary: bool) -> np.ndarray[Any, np.dtype[np.flo
     )
 
 
-def _thresholds(
+def choose_thresholds(
     cfg: DistillConfig, prob: Sequence[float] | np.ndarray[Any, Any], truth: np.ndarray[Any, Any]
 ) -> dict[str, Any]:
+    """``thresholds.json``: 0.5 by default, or the cut meeting the config's precision/recall target."""
     t = cfg.threshold
     out: dict[str, Any] = {"default": 0.5, "chosen": None, "on": "calib"}
     if t.target_precision is None and t.target_recall is None:

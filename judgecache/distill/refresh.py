@@ -40,6 +40,7 @@ from judgecache.distill.refresh_record import TrainedOn, keys_of, pair_key
 from judgecache.distill.stages import StageLog
 from judgecache.errors import ConfigError, InsufficientDataError
 from judgecache.keys import JudgeIdentity
+from judgecache.stats import format_ci
 
 KEPT, REJECTED, SKIPPED = "kept", "rejected", "skipped"
 
@@ -354,8 +355,8 @@ def _refresh(
         res = _compare(root, rubric, st, cal, parts.holdout, opts)
         res.counts, res.teacher, res.steps = counts, str(labels.judge), st.steps
         log.done(f"{res.metric} {res.new[res.metric]:.3f} vs {res.old[res.metric]:.3f}: "
-                 f"delta {_ci(res.delta[res.metric])}")  # fmt: skip
-    delta = _ci(res.delta[res.metric])
+                 f"delta {format_ci(res.delta[res.metric], signed=True)}")  # fmt: skip
+    delta = format_ci(res.delta[res.metric], signed=True)
     if not keeps(res.delta[res.metric], opts.tolerance):
         res.status, res.seconds = REJECTED, _since(t0)
         res.reason = (
@@ -476,19 +477,15 @@ def _compare(
 
 def _rechoose(old: dict[str, Any], saved: Any, prob: Any, truth: Any) -> dict[str, Any] | None:
     """Choose the threshold again for the old student's precision/recall target, if it had one."""
-    from judgecache.distill.pipeline import _thresholds  # the distill run's own rule
+    from judgecache.distill.pipeline import choose_thresholds  # the distill run's own rule
 
     if not isinstance(old.get("chosen"), dict):
         return None
     try:
-        chosen: dict[str, Any] | None = _thresholds(saved, prob, truth)["chosen"]
+        chosen: dict[str, Any] | None = choose_thresholds(saved, prob, truth)["chosen"]
     except InsufficientDataError:
         return None  # too few calibration labels to certify the target: no threshold, as distill
     return chosen
-
-
-def _ci(d: dict[str, float]) -> str:
-    return f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
 
 
 def _since(t0: float) -> float:

@@ -52,7 +52,8 @@ def hit_path(
       the fastest way to read those rows. API floor: a ``Cache.get`` loop, what diskcache offers.
     * Redis, strict floor: ``MGET``, 1,000 keys a call (``RedisStore.get_many``'s batch), on a
       plain redis-py client returning bytes. API floor: the same returning ``str``
-      (``decode_responses=True``, as judgecache's client).
+      (``decode_responses=True``, as judgecache's client). Strictest: judgecache's own one-pass
+      ``MGET`` reader (:mod:`judgecache.store.redis_mget`, what ``score_many`` reads with) alone.
 
     The judgecache side does everything a caller gets: key every pair from its text, read, decode
     and check each envelope, build the verdicts, one ledger write. The sides run interleaved
@@ -118,6 +119,7 @@ def _disk_floors(url: str, keys: list[str]) -> dict[str, Callable[[], list[Any]]
 
 
 def _redis_floors(url: str, keys: list[str]) -> dict[str, Callable[[], list[Any]]]:
+    from judgecache.store.redis_mget import mget as one_pass_mget
     from judgecache.store.redis_store import MGET_CHUNK
 
     raw_keys = [f"judgecache:v:v:{k}" for k in keys]
@@ -131,9 +133,19 @@ def _redis_floors(url: str, keys: list[str]) -> dict[str, Callable[[], list[Any]
 
         return read
 
+    def one_pass(pool: redis.ConnectionPool) -> Callable[[], list[Any]]:
+        def read(raw_keys: list[str] = raw_keys) -> list[Any]:
+            values: list[Any] = []
+            for i in range(0, len(raw_keys), MGET_CHUNK):
+                values.extend(one_pass_mget(pool, raw_keys[i : i + MGET_CHUNK]))
+            return values
+
+        return read
+
     return {
         "mget_bytes": mget(redis.Redis.from_url(url)),
         "mget_str": mget(redis.Redis.from_url(url, decode_responses=True)),
+        "one_pass": one_pass(redis.Redis.from_url(url).connection_pool),
     }
 
 
@@ -448,6 +460,7 @@ def render_hit(h: dict[str, Any], n_hit: int) -> str:
             row("diskcache", "diskcache", "get", "`Cache.get` loop"),
             row("Redis", "redis", "mget_bytes", "`MGET`, 1,000 keys a call, bytes"),
             row("Redis", "redis", "mget_str", "`MGET`, 1,000 keys a call, `str`"),
+            row("Redis", "redis", "one_pass", "judgecache's one-pass `MGET` reader, bytes"),
         ]
     )
 

@@ -323,8 +323,8 @@ class Judge:
         tag = tag or self.tag
         keys, unique = self._dedupe(pairs)
         found, hit_counts = await asyncio.to_thread(self._read_hits, unique)
-        missing = {k: v for k, v in unique.items() if k not in found}
-        if missing:
+        if len(found) < len(unique):
+            missing = {k: v for k, v in unique.items() if k not in found}
             found.update(await self._aresolve_misses(missing, tag))
         return self._settle(keys, unique, found, tag, hit_counts)
 

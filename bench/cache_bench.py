@@ -378,7 +378,9 @@ def hit_stages(pairs: list[tuple[str, str]], repeats: int = HIT_REPEATS) -> dict
             judge.put_many((q, d, overlap_grade(q, d), None) for q, d in pairs)
             keys = [judge.key(q, d) for q, d in pairs]
             floors = _disk_floors(url, keys) if name == "diskcache" else _redis_floors(url, keys)
-            out[name] = _stages(judge, pairs, next(iter(floors.values())), repeats)
+            out[name] = _stages(
+                judge, pairs, floors["sql" if name == "diskcache" else "one_pass"], repeats
+            )
             judge.close()
     return out
 
@@ -390,7 +392,7 @@ def _stages(
     from judgecache.judges.verdict import Verdict
 
     keys = list(judge._dedupe(pairs)[1])
-    values = judge.store.get_many(keys)
+    values = judge.store.read_many(keys)
     envelopes = [decode_written(v or "") for v in values]
 
     def cpu(fn: Callable[[], object]) -> float:
@@ -404,7 +406,7 @@ def _stages(
     stages = {
         "floor": cpu(floor),
         "keys": cpu(lambda: judge._dedupe(pairs)),
-        "read": cpu(lambda: judge.store.get_many(keys)),
+        "read": cpu(lambda: judge.store.read_many(keys)),
         "decode": cpu(lambda: [decode_written(v or "") for v in values]),
         "verdicts": cpu(
             lambda: [
@@ -423,7 +425,7 @@ def _stages(
 
 def render_stages(s: dict[str, Any], n_hit: int) -> str:
     rows = [
-        ("raw read, strict floor (bulk SQL / `MGET` bytes)", "floor"),
+        ("raw read, strict floor (bulk SQL / one-pass `MGET`)", "floor"),
         ("judgecache: keys from the pairs' text (NFC, strip, quote, sha256)", "keys"),
         ("judgecache: the store's bulk read", "read"),
         ("judgecache: decode and type-check the envelopes", "decode"),

@@ -60,11 +60,19 @@ def test_pickle_bytes_are_rejected() -> None:
         Envelope.from_json(pickle.dumps({"label": 1}))
 
 
-def test_the_hit_path_decoder_has_the_envelope_fields_in_order() -> None:
-    # decode_written copies the decoded struct into an Envelope by position.
-    from judgecache.envelope import _Stored
+def test_the_hit_path_decoder_has_the_envelope_fields_in_written_order() -> None:
+    # decode_written copies every field of the decoded struct into an Envelope, and decodes
+    # fastest when its fields come in the order to_json writes them.
+    from judgecache.envelope import _Stored, decode_written
 
-    assert _Stored.__struct_fields__ == Envelope.__struct_fields__
+    assert sorted(_Stored.__struct_fields__) == sorted(Envelope.__struct_fields__)
+    assert list(json.loads(make().to_json())) == list(_Stored.__struct_fields__)
+    distinct = Envelope(
+        label="L", score=0.5, raw_output="R", task="T", judge={"j": "J"}, inputs={"i": "I"},
+        reason="W", usage=Usage(3, 4), cost_usd=0.25, latency_s=1.5, model_answered="M",
+        created_at="C", source="S", rubric="B", meta={"m": "X"},
+    )  # fmt: skip
+    assert decode_written(distinct.to_json()) == distinct
 
 
 def test_fast_and_field_by_field_decoding_agree_on_absent_fields() -> None:

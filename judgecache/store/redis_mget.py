@@ -84,15 +84,17 @@ def _read_values(sock: socket.socket, n: int) -> list[bytes | None]:
     out: list[bytes | None] = []
     append = out.append
     for _ in range(n):
-        head = reader.line()
-        kind = head[:1]
-        if kind == b"$":
-            size = int(head[1:])
-            append(None if size < 0 else reader.bulk(size))
-        elif head == b"_":
-            append(None)
-        else:
-            raise UnexpectedReplyError(f"unexpected reply element {head[:64]!r}")
+        # Most values are whole in the bytes already received: cut them out right here.
+        data, pos = reader.data, reader.pos
+        end = data.find(b"\r\n", pos)
+        if end > pos and data[pos] == 36:  # b"$"
+            start = end + 2
+            stop = start + int(data[pos + 1 : end])
+            if start <= stop and data.startswith(b"\r\n", stop):
+                append(data[start:stop])
+                reader.pos = stop + 2
+                continue
+        append(reader.element())
     if reader.pos != len(reader.data):
         raise UnexpectedReplyError("bytes after the reply")
     return out
@@ -105,6 +107,16 @@ class _Reader:
         self.sock = sock
         self.data = b""
         self.pos = 0
+
+    def element(self) -> bytes | None:
+        """One bulk string or null, reading more from the socket as it needs."""
+        head = self.line()
+        if head[:1] == b"$":
+            size = int(head[1:])
+            return None if size < 0 else self.bulk(size)
+        if head == b"_":
+            return None
+        raise UnexpectedReplyError(f"unexpected reply element {head[:64]!r}")
 
     def line(self) -> bytes:
         end = self.data.find(b"\r\n", self.pos)

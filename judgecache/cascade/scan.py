@@ -65,7 +65,7 @@ def probability_array(values: npt.ArrayLike, name: str = "probs") -> FloatArray:
     bad = np.flatnonzero(~np.isfinite(p) | (p < 0.0) | (p > 1.0))
     if len(bad):
         raise InputError(
-            f"must be probabilities in [0, 1]; position {int(bad[0])} is {p[bad[0]]!r}",
+            f"must be probabilities in [0, 1]; position {int(bad[0])} is {float(p[bad[0]])!r}",
             field=name,
         )
     return p

@@ -10,7 +10,8 @@ fixed eval set re-judged with new documents). Each week, per policy:
   neighbours: what ``student:PATH?memory=`` does), else the student alone;
 * teacher calls (GPT-4o's grades replayed): the least confident pairs (``min(p, 1 - p)`` highest
   first) until the week's *expected* agreement -- kept pairs ``max(p, 1 - p)``, escalated 1 -- reaches
-  ``--target``; ``random`` spends the same number of calls as ``teach`` that week on a random sample;
+  ``--target`` (:func:`judgecache.cascade.audit.escalate_until`); ``random`` spends the same number
+  of calls as ``audit`` that week on a random sample;
 * the labels bought land in the memory at once; at the end of the week ``teach`` and ``random``
   run the library's refresh (:func:`~judgecache.distill.refresh.refresh_student`, what ``judgecache
   cascade refresh`` runs) on the labels file the cache would export (DL19's + every label bought
@@ -20,9 +21,16 @@ fixed eval set re-judged with new documents). Each week, per policy:
 
 Policies: ``frozen`` (today's cascade: the DL19 student alone, nothing learned), ``memory`` (memory
 fed by the escalations, no retrain), ``teach`` (memory + weekly refresh), ``random`` (as ``teach``,
-the same weekly budget spent on random pairs). Reported per week: teacher calls avoided and binary
-agreement (grade >= 2) with GPT-4o over all of the week's pairs (an escalated pair agrees by
-construction), pairs the memory answered, and each refresh's decision with its paired delta.
+the same weekly budget as ``audit`` spent on random pairs). The audited policies replace the
+label-free stop by :func:`judgecache.cascade.audit.run_batch`: escalate until the expected agreement
+*corrected by the over-confidence the latest audits saw* reaches ``--audit-target``, audit a seeded
+``--audit-rate`` sample of the kept pairs, top up when this week's audit raised the ratio, and
+estimate the week's agreement from the audit: ``frozen-audit`` (the DL19 student alone, audited)
+and ``audit`` (as ``teach``; audit labels feed the memory and the refresh like escalations).
+Reported per week: teacher calls avoided (audits count as calls) and binary agreement (grade >= 2)
+with GPT-4o over all of the week's pairs (an escalated or audited pair agrees by construction),
+pairs the memory answered, each refresh's decision with its paired delta, and for the audited
+policies the audit's estimate of the week's agreement with its 95% Wilson interval.
 
     flock /tmp/jc-heavy.lock python bench/cascade_teach.py    # bounded for 2 shared CPU cores
 """
@@ -49,7 +57,9 @@ from query_memory import load_pairs
 POS = 2
 TEACHER = {"provider": "replay", "model": "gpt-4o", "version": ""}
 OUT = REPO / "runs" / "cascade_teach"
-POLICIES = ("frozen", "memory", "teach", "random")
+POLICIES = ("frozen", "frozen-audit", "memory", "teach", "audit", "random")
+# Policies whose escalations are corrected by a random audit of kept pairs (judgecache.cascade.audit).
+AUDITED = ("frozen-audit", "audit")
 
 
 def export_row(p: dict[str, Any]) -> dict[str, Any]:
@@ -162,15 +172,6 @@ class Student:
         return prob, alone, used
 
 
-def escalations(prob: np.ndarray, target: float) -> int:
-    """The fewest least-confident pairs whose teacher labels lift expected agreement to target."""
-    conf = np.sort(np.maximum(prob, 1 - prob))
-    need = target * prob.size - conf.sum()
-    if need <= 0:
-        return 0
-    return min(prob.size, int(np.searchsorted(np.cumsum(1 - conf), need) + 1))
-
-
 def avoided_at(prob: np.ndarray, truth: np.ndarray, level: float = 0.95) -> float:
     """Looking back with the labels: the share of calls avoided when escalating in the policy's own
     order (least confident first) just until the week's *actual* agreement reaches ``level``."""
@@ -193,24 +194,37 @@ def simulate(
 ) -> list[dict[str, Any]]:
     import shutil
 
+    from judgecache.cascade.audit import AuditPolicy, Overconfidence, escalate_until, run_batch
     from judgecache.distill.refresh import KEPT, RefreshOptions, refresh_student
 
     for old in OUT.glob(f"{policy}-w*"):
         shutil.rmtree(old)  # refreshed students of an earlier run
-    learns, retrains = policy != "frozen", policy in ("teach", "random")
+    learns = not policy.startswith("frozen")
+    retrains = policy in ("teach", "audit", "random")
     bought: list[dict[str, Any]] = []
     student = Student(student0, embed, memory_seed if learns else None)
     rng = np.random.default_rng(args.seed + 1)
+    audit_policy = AuditPolicy(
+        target=args.audit_target, rate=args.audit_rate, min_audit=args.audit_min,
+        max_audit=args.audit_max, confidence=args.audit_confidence, window=args.audit_window,
+        seed=args.seed,
+    )  # fmt: skip
+    history: list[Overconfidence] = []
     out = []
     for w, batch in enumerate(weeks, start=1):
         t0 = time.perf_counter()
         prob, alone, used = student.answer(batch)
         truth = np.asarray([p["grade"] >= POS for p in batch])
-        n_esc = budget[w - 1] if budget is not None else escalations(prob, args.target)
-        if policy == "random":
-            chosen = rng.choice(len(batch), n_esc, replace=False)
+        audit = None
+        if policy in AUDITED:
+            audit = run_batch(prob, truth.__getitem__, audit_policy, history, batch=w)
+            history.append(audit.tally)
+            chosen = np.asarray(sorted(audit.labels), dtype=np.intp)
+        elif policy == "random":
+            chosen = rng.choice(len(batch), budget[w - 1] if budget else 0, replace=False)
         else:
-            chosen = np.argsort(np.minimum(prob, 1 - prob), kind="mergesort")[::-1][:n_esc]
+            chosen = np.flatnonzero(escalate_until(prob, args.target))
+        n_esc = len(chosen)
         decided = prob >= 0.5
         decided[chosen] = truth[chosen]
         new = [batch[i] for i in chosen]
@@ -228,6 +242,23 @@ def simulate(
             "memory_answered": round(used / len(batch), 4),
             "student": student.path.name,
         }
+        if audit is not None:
+            est = audit.estimate
+            lo, hi = est.interval
+            row["audit"] = {
+                "audited": len(audit.audited),
+                "topped_up": audit.topped_up,
+                "escalated": int(audit.escalated.sum()),
+                "ratio_before": round(audit.ratio_before, 3),
+                "ratio_after": round(audit.ratio_after, 3),
+                "audit_ratio": round(audit.tally.ratio, 3),
+                "estimate": round(est.agreement, 4),
+                "low": round(lo, 4),
+                "high": round(hi, 4),
+                "expected": round(est.expected, 4),
+                "audit_kept": est.audit_kept,
+                "audit_disagreements": est.audit_disagreements,
+            }
         if retrains and w < len(weeks):
             labels = write_labels(OUT / f"{policy}-labels.jsonl", dl19 + bought)
             opts = RefreshOptions(
@@ -256,6 +287,12 @@ def main() -> None:
     ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--dl20-pairs", type=int, default=2000, help="DL20 sample (bounded CPU)")
     ap.add_argument("--target", type=float, default=0.965, help="expected agreement per week")
+    ap.add_argument("--audit-target", type=float, default=0.96, help="corrected, audited policies")
+    ap.add_argument("--audit-rate", type=float, default=0.05, help="share of kept pairs audited")
+    ap.add_argument("--audit-min", type=int, default=20)
+    ap.add_argument("--audit-max", type=int, default=200)
+    ap.add_argument("--audit-confidence", type=float, default=0.5, help="0.5: point ratio")
+    ap.add_argument("--audit-window", type=int, default=2, help="latest audits pooled")
     ap.add_argument("--steps", type=int, default=20, help="LoRA steps per weekly refresh")
     ap.add_argument("--refresh-examples", type=int, default=400)
     ap.add_argument("--train-examples", type=int, default=800, help="DL19 student training pairs")
@@ -294,8 +331,9 @@ def main() -> None:
     result: dict[str, Any] = {"args": vars(args), "policies": {}}
     for policy in args.policies.split(","):
         budget = None
-        if policy == "random":
-            budget = [w["teacher_calls"] for w in result["policies"]["teach"]]
+        if policy == "random":  # the same weekly budget as the audited cascade (else teach)
+            paid = "audit" if "audit" in result["policies"] else "teach"
+            budget = [w["teacher_calls"] for w in result["policies"][paid]]
         result["policies"][policy] = simulate(
             policy, weeks, student0, memory_seed, dl19, embed, args, budget
         )
@@ -307,7 +345,7 @@ def main() -> None:
 def print_tables(result: dict[str, Any]) -> None:
     for policy, weeks in result["policies"].items():
         print(f"\n== {policy}")
-        print("week  pairs  calls  avoided  agreement  alone  avoid@.95  memory  refresh")
+        print("week  pairs  calls  avoided  agreement  alone  avoid@.95  memory  refresh / audit")
         for w in weeks:
             r = w.get("refresh")
             note = "-"
@@ -315,6 +353,12 @@ def print_tables(result: dict[str, Any]) -> None:
                 d = r["delta"]
                 ci = f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d else ""
                 note = f"{r['status']} {ci}"
+            if a := w.get("audit"):
+                note += (
+                    f"  audit {a['audited']} (+{a['topped_up']} top-up), ratio "
+                    f"{a['ratio_before']:.2f}->{a['ratio_after']:.2f}, estimate "
+                    f"{a['estimate']:.3f} [{a['low']:.3f}, {a['high']:.3f}]"
+                )
             print(
                 f"{w['week']:>4}  {w['pairs']:>5}  {w['teacher_calls']:>5}  {w['avoided']:>7.1%}  "
                 f"{w['agreement']:>9.3f}  {w['student_alone_agreement']:>5.3f}  "

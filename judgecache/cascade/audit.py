@@ -110,11 +110,11 @@ class AuditPolicy:
     more at once (else the correction waits for the next batch).
     """
 
-    target: float = 0.96
+    target: float = 0.95
     rate: float = 0.05
     min_audit: int = 20
     max_audit: int = 200
-    confidence: float = 0.5
+    confidence: float = 0.8
     window: int = 2
     top_up: bool = True
     seed: int = 0

@@ -101,7 +101,7 @@ def test_correction_escalates_more_for_an_overconfident_student() -> None:
 def test_correction_relaxes_for_an_underconfident_student() -> None:
     p = np.where(np.arange(1000) % 2 == 0, 0.8, 0.2)
     truth = p >= 0.5  # always right, though it only claims 0.8
-    policy = AuditPolicy(target=0.85, rate=0.1, seed=3)
+    policy = AuditPolicy(target=0.85, rate=0.1, seed=3, confidence=0.5)  # the point ratio
     res = run_batch(p, CountingTeacher(truth), policy)
     label_free = escalate_until(p, 0.85).sum()
     assert res.tally.observed == 0 and res.ratio_after == 0.0 and res.topped_up == 0

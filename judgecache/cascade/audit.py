@@ -19,9 +19,13 @@ disagreement is multiplied by it: the same least-confident-first order, stopped 
 4. estimate the batch's real agreement from the audit pairs in the final kept region (a uniform
    sample of it), with a Wilson interval (:class:`AuditEstimate`).
 
-Audited pairs count as teacher calls; their labels are teacher labels like any escalation's (feed
-the memory and the refresh with them). The ratio pools only the last ``window`` audits: a refreshed
-student or a grown memory is a different cascade.
+By default the correction uses the ratio's one-sided 80% upper bound, not its point value: an audit
+of 20-30 pairs cannot tell ``r = 0.7`` from ``r = 2``, and then escalates as if it were 2 (the
+operating point measured on TREC DL20 weeks: docs/benchmarks.md). Audited pairs count as teacher
+calls; their labels are teacher labels like any escalation's (feed the memory and the refresh with
+them). The ratio pools only the last ``window`` audits: a refreshed student or a grown memory is a
+different cascade. Between runs keep the tallies: :class:`Overconfidence` is plain data
+(``dataclasses.asdict`` and back).
 
 Example (a student that says 0.9 where the truth is 0.7):
     >>> import numpy as np

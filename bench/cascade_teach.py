@@ -201,7 +201,7 @@ def audit_reliability(
     depend on what was bought, so the audit alone can be replayed with many seeds (no retraining)
     to show how often a week holds 0.95 and what that costs, beside the label-free rule.
     """
-    from judgecache.cascade.audit import escalate_until, run_batch
+    from judgecache.cascade.audit import Overconfidence, escalate_until, run_batch
 
     student = Student(student0, embed, None)
     probs = [student.answer(batch)[0] for batch in weeks]
@@ -209,7 +209,8 @@ def audit_reliability(
     agree = np.zeros((args.audit_reps, len(weeks)))
     avoided = np.zeros_like(agree)
     for r in range(args.audit_reps):
-        policy, history = make_audit_policy(args, r), []
+        policy = make_audit_policy(args, r)
+        history: list[Overconfidence] = []
         for w, (prob, truth) in enumerate(zip(probs, truths, strict=True)):
             res = run_batch(prob, truth.__getitem__, policy, history, batch=w + 1)
             history.append(res.tally)

@@ -137,6 +137,38 @@ def leave_one_out(
     return feats, g[idx].astype(np.int64)
 
 
+def standard_logistic(
+    x: NDArray[Any], targets: Sequence[NDArray[Any]]
+) -> tuple[Array, Array, Array, Array]:
+    """Standardize ``x``'s columns, then one logistic regression per binary target.
+
+    Returns ``(mean, scale, coef (targets, features), intercept (targets,))`` on the standardized
+    features. A target no row crosses gets a constant (smoothed rate) probability, not an error.
+
+    >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> mean, scale, coef, b = standard_logistic(x, [x[:, 0] >= 2, x[:, 0] >= 9])
+    >>> bool(coef[0, 0] > 0), float(coef[1, 0]), round(float(b[1]), 3)
+    (True, 0.0, -2.197)
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(x, dtype=np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    coef = np.zeros((len(targets), x.shape[1]))
+    intercept = np.zeros(len(targets))
+    for c, target in enumerate(targets):
+        t = np.asarray(target, dtype=bool)
+        if t.all() or not t.any():  # a cut no row crosses: a constant probability
+            rate = (t.sum() + 0.5) / (t.size + 1)
+            intercept[c] = float(np.log(rate / (1 - rate)))
+            continue
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(z, t)
+        coef[c], intercept[c] = lr.coef_[0], float(lr.intercept_[0])
+    return mean, scale, coef, intercept
+
+
 @dataclass
 class Combiner:
     """Ordinal logistic regressions over :data:`FEATURES`, with kappa-chosen cut thresholds."""
@@ -155,8 +187,6 @@ class Combiner:
         cls, feats: NDArray[Any], grades: NDArray[Any], *, labels: Sequence[int], positive_from: int
     ) -> Combiner:
         """Fit on (features, grade) rows; raises InsufficientDataError without both classes."""
-        from sklearn.linear_model import LogisticRegression
-
         x = np.asarray(feats, dtype=np.float64)
         g = np.asarray(grades)
         labs = sorted(int(v) for v in labels)
@@ -166,19 +196,7 @@ class Combiner:
                 f"the memory's combiner needs labelled pairs of both classes; got {x.shape[0]} "
                 f"usable pair(s), {int(y_bin.sum())} positive"
             )
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        z = (x - mean) / scale
-        coef = np.zeros((len(labs) - 1, x.shape[1]))
-        intercept = np.zeros(len(labs) - 1)
-        for c, cut in enumerate(labs[1:]):
-            t = g >= cut
-            if t.all() or not t.any():  # a cut no pair crosses: a constant probability
-                rate = (t.sum() + 0.5) / (t.size + 1)
-                intercept[c] = float(np.log(rate / (1 - rate)))
-                continue
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(z, t)
-            coef[c], intercept[c] = lr.coef_[0], float(lr.intercept_[0])
+        mean, scale, coef, intercept = standard_logistic(x, [g >= cut for cut in labs[1:]])
         combiner = cls(
             labs, positive_from, mean, scale, coef, intercept, np.full(len(labs) - 1, 0.5), len(g)
         )

@@ -48,7 +48,7 @@ from judgecache.distill.memory_features import (
     leave_one_out,
     neighbour_features,
 )
-from judgecache.distill.memory_oneclass import FallbackCalibration, fit_fallback
+from judgecache.distill.memory_oneclass import FallbackCalibration, ViewSource, fit_fallback
 from judgecache.errors import ConfigError, InsufficientDataError, StorageError
 from judgecache.judges.rubric import Rubric
 from judgecache.keys import JudgeIdentity
@@ -390,25 +390,28 @@ class QueryMemory:
             self.combiner, self.fit_error = None, str(exc)
         return self.combiner
 
-    def _fit_fallback(self) -> FallbackCalibration:
+    def view_sources(self) -> tuple[list[ViewSource], list[int]]:
+        """What the fallback's one-class views are drawn from: ``(sims, grades, base)`` of (up to
+        ``fit_queries``) memory queries with two labels or more, and the view sizes -- the label
+        counts of the memory's real one-class queries (:data:`NEW_QUERY_SIZES` when none)."""
         queries = [q for q in self.catalog if len(self.catalog[q]) >= 2]
         if len(queries) > self.fit_queries:
             rng = np.random.default_rng(1)
             queries = [
                 queries[i] for i in sorted(rng.choice(len(queries), self.fit_queries, False))
             ]
-        # The views mimic the memory's real one-class queries' label counts.
         sizes = [
             min(len(entries), self.max_docs)
             for q, entries in self.catalog.items()
             if self.one_class(q) is not None
         ]
-        indexes = (self.index(q) for q in queries)
-        return fit_fallback(
-            ((ix.vecs @ ix.vecs.T, ix.grades, ix.base) for ix in indexes),
-            positive_from=self.positive_from,
-            sizes=sizes or NEW_QUERY_SIZES,
-        )
+        indexes = [self.index(q) for q in queries]
+        sources: list[ViewSource] = [(ix.vecs @ ix.vecs.T, ix.grades, ix.base) for ix in indexes]
+        return sources, sizes or list(NEW_QUERY_SIZES)
+
+    def _fit_fallback(self) -> FallbackCalibration:
+        sources, sizes = self.view_sources()
+        return fit_fallback(sources, positive_from=self.positive_from, sizes=sizes)
 
     def _maybe_fit(self) -> None:
         grown = self.size >= max(1, self.fitted_at) * (1 + self.refit_growth)

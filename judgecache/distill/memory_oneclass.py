@@ -38,6 +38,8 @@ from judgecache.errors import InsufficientDataError
 Array = NDArray[np.float64]
 ONE_CLASS_FEATURES = ("base", "rate_logit", "gap", "near", "positive")
 MIN_VIEW_ROWS = 20
+ViewSource = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]
+"""One memory query's ``(sims between its labelled documents, grades, base scores)``."""
 
 
 def one_class_features(
@@ -177,8 +179,29 @@ class FallbackCalibration:
         return f"probability recalibrated for all-{kind} memories ({model.n} simulated rows)"
 
 
+def view_rows(
+    queries: Iterable[ViewSource],
+    *,
+    positive_from: int,
+    sizes: Sequence[int],
+    seed: int = 0,
+) -> tuple[Array, NDArray[np.int64]]:
+    """:func:`one_class_views` of every ``(sims, grades, base)`` query, concatenated (seeded)."""
+    rng = np.random.default_rng(seed)
+    feats, truth = [], []
+    for sims, grades, base in queries:
+        f, t = one_class_views(
+            sims, grades, base, positive_from=positive_from, sizes=sizes, rng=rng
+        )
+        feats.append(f)
+        truth.append(t)
+    if not feats:
+        return np.zeros((0, len(ONE_CLASS_FEATURES))), np.zeros(0, np.int64)
+    return np.concatenate(feats), np.concatenate(truth)
+
+
 def fit_fallback(
-    queries: Iterable[tuple[NDArray[Any], NDArray[Any], NDArray[Any]]],
+    queries: Iterable[ViewSource],
     *,
     positive_from: int,
     sizes: Sequence[int],
@@ -198,16 +221,7 @@ def fit_fallback(
     >>> sorted(cal.models), cal.describe(True).startswith("not recalibrated (too few all-positive")
     ([False], True)
     """
-    rng = np.random.default_rng(seed)
-    feats, truth = [], []
-    for sims, grades, base in queries:
-        f, t = one_class_views(
-            sims, grades, base, positive_from=positive_from, sizes=sizes, rng=rng
-        )
-        feats.append(f)
-        truth.append(t)
-    x = np.concatenate(feats) if feats else np.zeros((0, len(ONE_CLASS_FEATURES)))
-    y = np.concatenate(truth) if truth else np.zeros(0, np.int64)
+    x, y = view_rows(queries, positive_from=positive_from, sizes=sizes, seed=seed)
     models: dict[bool, OneClassModel] = {}
     missing: dict[bool, str] = {}
     positive_view = x[:, ONE_CLASS_FEATURES.index("positive")] == 1.0

@@ -74,19 +74,40 @@ def lexical_vectors(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     return {t: m[i] for i, t in enumerate(texts)}
 
 
-def probe_loo(vecs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Exact leave-one-out kernel ridge predictions of ``y`` from the documents' embeddings."""
-    k = np.exp(GAMMA * (vecs @ vecs.T - 1)) + 1.0
-    h = k @ np.linalg.inv(k + RIDGE * np.eye(len(y)))
+def probe_loo(
+    vecs: np.ndarray, y: np.ndarray, gamma: float = GAMMA, ridge: float = RIDGE
+) -> np.ndarray:
+    """Exact leave-one-out kernel ridge predictions of ``y`` (``(m,)`` or ``(m, t)``)."""
+    k = np.exp(gamma * (vecs @ vecs.T - 1)) + 1.0
+    h = k @ np.linalg.inv(k + ridge * np.eye(len(y)))
     fitted = h @ y
-    d = np.clip(1 - np.diag(h), 1e-6, None)
-    return np.asarray((fitted - np.diag(h) * y) / d)
+    hd = np.diag(h) if y.ndim == 1 else np.diag(h)[:, None]
+    return np.asarray((fitted - hd * y) / np.clip(1 - hd, 1e-6, None))
 
 
-def probe_predict(vecs: np.ndarray, y: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    k = np.exp(GAMMA * (vecs @ vecs.T - 1)) + 1.0
-    alpha = np.linalg.solve(k + RIDGE * np.eye(len(y)), y)
-    return np.asarray((np.exp(GAMMA * (targets @ vecs.T - 1)) + 1.0) @ alpha)
+def probe_predict(
+    vecs: np.ndarray, y: np.ndarray, targets: np.ndarray, gamma: float = GAMMA, ridge: float = RIDGE
+) -> np.ndarray:
+    k = np.exp(gamma * (vecs @ vecs.T - 1)) + 1.0
+    alpha = np.linalg.solve(k + ridge * np.eye(len(y)), y)
+    return np.asarray((np.exp(gamma * (targets @ vecs.T - 1)) + 1.0) @ alpha)
+
+
+PROBES = {  # name: (gamma, ridge, targets: "bin" = grade >= POS, "cuts" = grade >= 1, 2, 3)
+    "probe": (GAMMA, RIDGE, "bin"),
+    "probe g2": (2.0, RIDGE, "bin"),
+    "probe g8": (8.0, RIDGE, "bin"),
+    "probe g16": (16.0, RIDGE, "bin"),
+    "probe r0.3": (GAMMA, 0.3, "bin"),
+    "probe r3": (GAMMA, 3.0, "bin"),
+    "probe cuts": (GAMMA, RIDGE, "cuts"),
+}
+
+
+def probe_targets(g: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "bin":
+        return (g >= POS).astype(float)
+    return np.stack([(g >= c).astype(float) for c in LABELS[1:]], axis=1)
 
 
 def lex_features(
@@ -108,7 +129,12 @@ def lex_features(
 
 
 def run_share(
-    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
+    pairs: list[dict[str, Any]],
+    vecs: dict[str, np.ndarray],
+    share: float,
+    seed: int,
+    n_boot: int,
+    only: set[str],
 ) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
@@ -180,7 +206,10 @@ def run_share(
         excl[np.arange(sel.size), sel] = True
         bm = bil[mids]
         fit_rows["base"].append(base_f)
-        fit_rows["probe"].append(probe_loo(ix.vecs.astype(float), y)[sel, None])
+        mv = ix.vecs.astype(float)
+        for name, (gm, rg, kind) in PROBES.items():
+            pl = probe_loo(mv, probe_targets(g, kind), gm, rg)
+            fit_rows[name].append(pl[sel].reshape(sel.size, -1))
         fit_rows["bilinear"].append(_bil_feats(bm, y, bm[sel], excl))
         fit_rows["lexical"].append(lex_features(lsim[sel], y, excl, qd_m[sel]))
         fit_grades.append(gg)
@@ -194,7 +223,9 @@ def run_share(
                 tv @ ix.vecs.T, g, ix.base, cos[ia], labels=LABELS, positive_from=POS
             )
         )
-        tgt_rows["probe"].append(probe_predict(ix.vecs.astype(float), y, tv.astype(float))[:, None])
+        for name, (gm, rg, kind) in PROBES.items():
+            pp = probe_predict(mv, probe_targets(g, kind), tv.astype(float), gm, rg)
+            tgt_rows[name].append(pp.reshape(len(ids), -1))
         tgt_rows["bilinear"].append(_bil_feats(bm, y, bil[ia], None))
         tl = _stack(lex, [pairs[i]["doc"] for i in ids])
         tsim = np.asarray((tl @ _stack(lex, [pairs[i]["doc"] for i in mids]).T).todense())
@@ -245,7 +276,12 @@ def run_share(
         "+all three, wk cuts": (["base", "probe", "bilinear", "lexical"], "wk"),
         "gbm head": (["base"], "gbm"),
         "+all three, gbm head": (["base", "probe", "bilinear", "lexical"], "gbm"),
+        "+probe, lexical": (["base", "probe", "lexical"], "lr"),
+        **{f"+{n}": (["base", n], "lr") for n in PROBES if n != "probe"},
+        "+probe cuts, lexical": (["base", "probe cuts", "lexical"], "lr"),
     }
+    if only:
+        variants = {k: v for k, v in variants.items() if k in only or k == "memory (today)"}
     held = held_all
     groups = np.asarray([pairs[i]["qid"] for i in held])
     pos_in_held = {int(i): j for j, i in enumerate(held.tolist())}
@@ -327,13 +363,15 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "gap.json"))
+    ap.add_argument("--variants", default="", help="comma-separated names (default: all)")
     args = ap.parse_args()
     require_data()
     t0 = time.perf_counter()
     pairs, vecs = load_pairs(), load_or_embed()
     results = []
     for share in (float(s) for s in args.shares.split(",")):
-        r = run_share(pairs, vecs, share, args.seed, args.boot)
+        only = {v for v in args.variants.split(",") if v}
+        r = run_share(pairs, vecs, share, args.seed, args.boot, only)
         results.append(r)
         print(f"\n== share {share:.0%}: prep {r['prep_s']} s; fits {r['fit_s']}")
         for name, m in r["result"].items():

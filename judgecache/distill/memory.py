@@ -45,8 +45,9 @@ from numpy.typing import NDArray
 from judgecache.distill.memory_features import (
     DEFAULT_K,
     Combiner,
+    feature_names,
     leave_one_out,
-    neighbour_features,
+    target_features,
 )
 from judgecache.distill.memory_oneclass import FallbackCalibration, ViewSource, fit_fallback
 from judgecache.errors import ConfigError, InsufficientDataError, StorageError
@@ -380,7 +381,7 @@ class QueryMemory:
         self.fitted_at = self.size
         try:
             self.combiner = Combiner.fit(
-                np.concatenate(feats) if feats else np.zeros((0, 9)),
+                np.concatenate(feats) if feats else np.zeros((0, len(feature_names(self.labels)))),
                 np.concatenate(grades) if grades else np.zeros(0),
                 labels=self.labels,
                 positive_from=self.positive_from,
@@ -448,8 +449,9 @@ class QueryMemory:
             return out
         idx = self.index(query)
         b = self.base(query, docs) if base is None else np.asarray(base, dtype=np.float64)
-        feats = neighbour_features(
+        feats = target_features(
             self.embed(docs) @ idx.vecs.T,
+            idx.vecs @ idx.vecs.T,
             idx.grades,
             idx.base,
             b,

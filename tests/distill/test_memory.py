@@ -22,7 +22,12 @@ from judgecache.distill.memory import (
     open_source,
     pair_key,
 )
-from judgecache.distill.memory_features import FEATURES, leave_one_out, neighbour_features
+from judgecache.distill.memory_features import (
+    FEATURES,
+    leave_one_out,
+    neighbour_features,
+    probe,
+)
 from judgecache.distill.text_embed import TextEmbedder
 from judgecache.errors import ConfigError
 from judgecache.judges.rubric import get_rubric
@@ -83,13 +88,35 @@ def test_features_match_a_hand_computed_case() -> None:
     assert got["vote"] > 0.99  # the 0.9 neighbour outweighs the rest at temperature 0.05
 
 
+def test_probe_leave_one_out_equals_refitting_without_each_document() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(12, 6))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    grades = rng.integers(0, 4, 12)
+    loo = probe(v @ v.T, grades, labels=[0, 1, 2, 3])
+    for i in range(12):
+        rest = np.delete(np.arange(12), i)
+        refit = probe(
+            (v @ v.T)[np.ix_(rest, rest)],
+            grades[rest],
+            labels=[0, 1, 2, 3],
+            targets=(v @ v.T)[[i]][:, rest],
+        )
+        assert np.allclose(loo[i], refit[0])
+    # A copy of a labelled document reads mostly as that document's label (one column per cut).
+    fitted = probe(v @ v.T, grades, labels=[0, 1, 2, 3], targets=v @ v.T)
+    assert loo.shape == fitted.shape == (12, 3)
+    pos = fitted[:, 1][grades >= 2]
+    assert pos.min() > fitted[:, 1][grades < 2].max()
+
+
 def test_leave_one_out_skips_the_last_of_a_class() -> None:
     sims = np.eye(3)
     feats, grades = leave_one_out(
         sims, np.array([3, 0, 0]), np.zeros(3), labels=[0, 1, 2, 3], positive_from=2
     )
     # Without the only positive, its query has one class: only the two negatives are rows.
-    assert grades.tolist() == [0, 0] and feats.shape == (2, len(FEATURES))
+    assert grades.tolist() == [0, 0] and feats.shape == (2, len(FEATURES) + 3)  # + 3 probes
 
 
 def test_seen_queries_take_the_memory_path_and_agree(embed: TextEmbedder) -> None:

@@ -2,7 +2,9 @@
 does the ordinal head / cut choice matter for weighted kappa?
 
 Same pairs, shares, seed and memory as ``bench/query_memory.py``; every variant refits the
-combiner leave-one-out on the memory's labels (as ``QueryMemory.fit`` does) with extra features:
+combiner leave-one-out on the memory's labels (as ``QueryMemory.fit`` does). ``memory (today)`` is
+the nine neighbour features alone (the library before the probe); ``+probe cuts`` (one kernel ridge
+probe per cut) is what ``QueryMemory`` now ships. Extra features tried:
 
 * ``probe``: a per-query kernel ridge regression on the labelled documents' embeddings (RBF on the
   cosine, a constant in the kernel for the intercept), its exact leave-one-out prediction for the
@@ -138,7 +140,12 @@ def run_share(
 ) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    from judgecache.distill.memory_features import Combiner, leave_one_out, neighbour_features
+    from judgecache.distill.memory_features import (
+        FEATURES,
+        Combiner,
+        leave_one_out,
+        neighbour_features,
+    )
 
     t0 = time.perf_counter()
     in_memory = memory_split(pairs, share, seed)
@@ -205,7 +212,7 @@ def run_share(
         excl = np.zeros((sel.size, g.size), bool)
         excl[np.arange(sel.size), sel] = True
         bm = bil[mids]
-        fit_rows["base"].append(base_f)
+        fit_rows["base"].append(base_f[:, : len(FEATURES)])  # the nine, without the library's probe
         mv = ix.vecs.astype(float)
         for name, (gm, rg, kind) in PROBES.items():
             pl = probe_loo(mv, probe_targets(g, kind), gm, rg)

@@ -287,6 +287,19 @@ def run_share(
     return result
 
 
+def print_rows(rows: dict[str, Any], width: int = 40) -> None:
+    """One line per judge / delta: each metric's value and interval."""
+    for name, m in rows.items():
+        cells = "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
+        print(f"{name:>{width}}: {cells}")
+
+
+def save(results: list[dict[str, Any]], output: str, t0: float) -> None:
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(results, indent=1))
+    print(f"\nwall {time.perf_counter() - t0:.0f} s; details in {output}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shares", default="0.10,0.25,0.50")

@@ -24,7 +24,6 @@ Pairs the memory cannot answer keep the fallback's labels in every variant (same
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -46,6 +45,8 @@ from query_memory import (
     fitted_cuts,
     load_pairs,
     memory_split,
+    print_rows,
+    save,
 )
 from query_memory_embed import load_or_embed
 
@@ -381,12 +382,8 @@ def main() -> None:
         r = run_share(pairs, vecs, share, args.seed, args.boot, only)
         results.append(r)
         print(f"\n== share {share:.0%}: prep {r['prep_s']} s; fits {r['fit_s']}")
-        for name, m in r["result"].items():
-            cells = "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
-            print(f"{name:>44}: {cells}")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=1))
-    print(f"\nwall {time.perf_counter() - t0:.0f} s; details in {args.output}")
+        print_rows(r["result"], 44)
+    save(results, args.output, t0)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ against the all-negative map. Intervals: 95% bootstrap resampling queries, paire
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -43,6 +42,8 @@ from query_memory import (
     fitted_cuts,
     load_pairs,
     memory_split,
+    print_rows,
+    save,
 )
 from query_memory_embed import load_or_embed
 
@@ -166,18 +167,12 @@ def main() -> None:
             f"(positive {r['view_positive_rate']:.1%}); fit {r['fit_s']} s; coef {r['coef']}"
         )
         print(f"maps: {r['maps']}")
-        for name, m in r["result"].items():
-            cells = "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
-            print(f"{name:>40}: {cells}")
+        print_rows(r["result"], 40)
         u = run_unseen(pairs, vecs, share, args.seed, args.boot)
         r["unseen"] = u
         print(f"-- unseen queries: {u['unseen_pairs']} pairs of {u['unseen_queries']} queries")
-        for name, m in u["result"].items():
-            cells = "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
-            print(f"{name:>40}: {cells}")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=1))
-    print(f"\nwall {time.perf_counter() - t0:.0f} s; details in {args.output}")
+        print_rows(u["result"], 40)
+    save(results, args.output, t0)
 
 
 if __name__ == "__main__":

@@ -309,9 +309,10 @@ class QueryMemory:
             return "query not in memory"
         if len(entries) < 2:
             return "query has one label in memory"
-        if self.one_class(query) is not None:
+        positive = self.one_class(query)
+        if positive is not None:
             kept = min(len(entries), self.max_docs)
-            kind = "positive" if self.one_class(query) else "negative"
+            kind = "positive" if positive else "negative"
             return f"query has one class in memory ({kept} labels, all {kind})"
         return None
 

@@ -190,7 +190,7 @@ def run_share(
         ix = memory.index(q)
         entries = list(memory.catalog[q])
         docs_of = dict(zip(entries, memory.source.read(entries), strict=True))
-        mids = np.asarray([key_of[(q, docs_of[k][0])] for k in ix.keys])  # type: ignore[index]
+        mids = np.asarray([key_of[(q, docs_of[k][0])] for k in ix.keys])
         g = ix.grades
         y = (g >= POS).astype(float)
         base_f, gg = leave_one_out(
@@ -293,7 +293,7 @@ def run_share(
     held = held_all
     groups = np.asarray([pairs[i]["qid"] for i in held])
     pos_in_held = {int(i): j for j, i in enumerate(held.tolist())}
-    judged: dict[str, tuple[np.ndarray, None]] = {}
+    judged: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     fit_s: dict[str, float] = {}
     for name, (names, head) in variants.items():
         t1 = time.perf_counter()
@@ -350,7 +350,7 @@ def _wk_cuts(c: Any, p: np.ndarray, g: np.ndarray) -> np.ndarray:
     from judgecache.distill.memory_features import _kappa
 
     grid = np.linspace(0.05, 0.95, 37)
-    t = c.thresholds.copy()
+    t: np.ndarray = np.array(c.thresholds, dtype=np.float64)
     for _ in range(2):
         for j in range(p.shape[1]):
             if j == c.pos_cut:

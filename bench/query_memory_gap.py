@@ -104,12 +104,15 @@ PROBES = {  # name: (gamma, ridge, targets: "bin" = grade >= POS, "cuts" = grade
     "probe r0.3": (GAMMA, 0.3, "bin"),
     "probe r3": (GAMMA, 3.0, "bin"),
     "probe cuts": (GAMMA, RIDGE, "cuts"),
+    "probe grade": (GAMMA, RIDGE, "grade"),
 }
 
 
 def probe_targets(g: np.ndarray, kind: str) -> np.ndarray:
     if kind == "bin":
         return (g >= POS).astype(float)
+    if kind == "grade":
+        return (g - LABELS[0]) / (LABELS[-1] - LABELS[0])
     return np.stack([(g >= c).astype(float) for c in LABELS[1:]], axis=1)
 
 
@@ -252,7 +255,15 @@ def run_share(
             np.hstack([blocks[n][1] for n in names]),
         )
 
-    def lr_head(x: np.ndarray, xt: np.ndarray, *, wk_cuts: bool = False) -> np.ndarray:
+    def lr_head(
+        x: np.ndarray, xt: np.ndarray, *, wk_cuts: bool = False, poly: bool = False
+    ) -> np.ndarray:
+        if poly:  # pairwise products of the standardized features: a linear head's interactions
+            from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+            sc = StandardScaler().fit(x)
+            pf = PolynomialFeatures(2, include_bias=False).fit(sc.transform(x))
+            x, xt = pf.transform(sc.transform(x)), pf.transform(sc.transform(xt))
         c = Combiner.fit(x, gfit, labels=LABELS, positive_from=POS)
         if wk_cuts:
             c.thresholds = _wk_cuts(c, c.p_at_least(x), gfit)
@@ -287,6 +298,8 @@ def run_share(
         "+probe, lexical": (["base", "probe", "lexical"], "lr"),
         **{f"+{n}": (["base", n], "lr") for n in PROBES if n != "probe"},
         "+probe cuts, lexical": (["base", "probe cuts", "lexical"], "lr"),
+        "+probe cuts, grade": (["base", "probe cuts", "probe grade"], "lr"),
+        "+probe cuts, pairwise head": (["base", "probe cuts"], "poly"),
     }
     if only:
         variants = {k: v for k, v in variants.items() if k in only or k == "memory (today)"}
@@ -298,7 +311,10 @@ def run_share(
     for name, (names, head) in variants.items():
         t1 = time.perf_counter()
         x, xt = combo(names)
-        lab = gbm_head(x, xt) if head == "gbm" else lr_head(x, xt, wk_cuts=head == "wk")
+        if head == "gbm":
+            lab = gbm_head(x, xt)
+        else:
+            lab = lr_head(x, xt, wk_cuts=head == "wk", poly=head == "poly")
         out = fb_label[held].copy()
         out[[pos_in_held[int(i)] for i in tids]] = lab
         judged[name] = (out, None)
@@ -371,14 +387,14 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "gap.json"))
-    ap.add_argument("--variants", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--variants", default="", help="names separated by ; (default: all)")
     args = ap.parse_args()
     require_data()
     t0 = time.perf_counter()
     pairs, vecs = load_pairs(), load_or_embed()
     results = []
     for share in (float(s) for s in args.shares.split(",")):
-        only = {v for v in args.variants.split(",") if v}
+        only = {v for v in args.variants.split(";") if v}
         r = run_share(pairs, vecs, share, args.seed, args.boot, only)
         results.append(r)
         print(f"\n== share {share:.0%}: prep {r['prep_s']} s; fits {r['fit_s']}")

@@ -8,7 +8,8 @@ GPT-4o labels and every other pair of the query is judged. Rows, all on exactly 
   middle one) and a Platt probability, both on the memory's labels: the stand-in for today's student
   (no trained relevance student is in the repository; the issue measured it no better than this);
 * ``memory``: :class:`judgecache.distill.memory.QueryMemory` over that cosine (fallback: the row
-  above, for queries the memory cannot answer);
+  above's labels, for queries the memory cannot answer, with the memory's recalibrated probability
+  where their memory is one-class -- as the ``student:PATH?memory=`` judge serves them);
 * ``gpt-4``: GPT-4's UMBRELA grades (labels only; its AUC is that of its grade).
 
 Intervals: 95% percentile bootstrap resampling *queries* (pairs of one query are not independent),
@@ -246,11 +247,12 @@ def run_share(
         ans = memory.predict(q, [pairs[i]["doc"] for i in idx], base=cos[idx])
         ia = np.asarray(idx)
         m_label[ia[ans.used]] = ans.labels[ans.used]
-        m_prob[ia[ans.used]] = ans.prob[ans.used]
+        answered = ans.used | ans.recalibrated
+        m_prob[ia[answered]] = ans.prob[answered]
         used[ia] = ans.used
-        for w, u in zip(ans.why, ans.used, strict=True):
+        for w, u, r in zip(ans.why, ans.used, ans.recalibrated, strict=True):
             # One bucket per reason, not per label count ("one class (14 labels...)").
-            why["memory" if u else w.split(" (")[0]] += 1
+            why["memory" if u else w.split(";")[0].split(" (")[0] + (" [recal]" if r else "")] += 1
     predict_s = time.perf_counter() - t0
 
     groups = np.asarray([pairs[i]["qid"] for i in held])
@@ -283,6 +285,19 @@ def run_share(
                 ),
             }
     return result
+
+
+def print_rows(rows: dict[str, Any], width: int = 40) -> None:
+    """One line per judge / delta: each metric's value and interval."""
+    for name, m in rows.items():
+        cells = "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
+        print(f"{name:>{width}}: {cells}")
+
+
+def save(results: list[dict[str, Any]], output: str, t0: float) -> None:
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(results, indent=1))
+    print(f"\nwall {time.perf_counter() - t0:.0f} s; details in {output}")
 
 
 def main() -> None:
@@ -318,10 +333,12 @@ def main() -> None:
             cells = "  ".join(f"{m} {v['value']:+.3f} {v['ci']}" for m, v in a[j].items())
             print(f"{j:>24}: {cells}")
         for part in ("memory_path", "fallback_path"):
-            if part in r:
-                m = r[part]["memory"]
+            if part not in r:
+                continue
+            for j in ("memory", "zero-shot+cuts", "memory - zero-shot+cuts"):
+                m = r[part][j]
                 print(
-                    f"{part:>24}: n={r[part]['n']} "
+                    f"{part + ' ' + j:>38}: n={r[part]['n']} "
                     + "  ".join(f"{k} {v['value']:+.3f} {v['ci']}" for k, v in m.items())
                 )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,12 @@ already holds teacher labels of other documents of those queries. A :class:`Quer
 (one judge identity only: a memory of another teacher is refused), and for a new document of a
 query with labels of both classes it combines neighbour features
 (:mod:`judgecache.distill.memory_features`) with the base judge's score. Otherwise -- an unseen
-query, or one label / one class only -- it answers ``None`` with the reason, and the caller falls
-back to its own path.
+query, or one label / one class only -- the caller falls back to its own path, told why. For a
+query with one label or one class in memory the fallback's probability is recalibrated: a Platt map
+of the base score fitted on simulated one-class views of the memory's queries
+(:mod:`judgecache.distill.memory_oneclass`), since the caller's own probability, calibrated over
+all queries, is too optimistic for a query whose memory is all negative. An unseen query keeps the
+caller's probability (nothing selects it as unusual; measured in docs/benchmarks.md).
 
 Staying current without retraining: every :meth:`QueryMemory.predict` first polls the source for
 labels it has not read yet (a store's new keys; imports, cascade escalations and drift re-labels
@@ -41,9 +45,11 @@ from numpy.typing import NDArray
 from judgecache.distill.memory_features import (
     DEFAULT_K,
     Combiner,
+    feature_names,
     leave_one_out,
-    neighbour_features,
+    target_features,
 )
+from judgecache.distill.memory_oneclass import FallbackCalibration, ViewSource, fit_fallback
 from judgecache.errors import ConfigError, InsufficientDataError, StorageError
 from judgecache.judges.rubric import Rubric
 from judgecache.keys import JudgeIdentity
@@ -54,6 +60,8 @@ BaseScore = Callable[[str, Sequence[str]], NDArray[Any]]
 """(query, docs) -> the base judge's score per doc (a student's logit, a zero-shot cosine)."""
 
 MEMORY_PATH, FALLBACK_PATH = "memory", "fallback"
+NEW_QUERY_SIZES = (1, 2, 3, 5, 8)
+"""One-class view sizes when the memory has no one-class query yet (a query newly in memory)."""
 
 
 class MemoryIdentityError(ConfigError):
@@ -240,10 +248,13 @@ class MemoryAnswer:
     """Per target document: whether the memory answered, its probabilities and label, and why."""
 
     used: NDArray[np.bool_]
-    prob: NDArray[np.float64]  # P(positive); NaN where the memory did not answer
+    # P(positive): the memory's where ``used``, the recalibrated fallback's where
+    # ``recalibrated`` (the caller keeps its label there), else NaN.
+    prob: NDArray[np.float64]
     p_at_least: NDArray[np.float64]  # (n, cuts); NaN rows where it did not answer
     labels: NDArray[np.int64]  # -1 where it did not answer
     why: list[str]
+    recalibrated: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
 
 
 class QueryMemory:
@@ -273,6 +284,7 @@ class QueryMemory:
         self.catalog: dict[str, dict[str, int]] = {}
         self.indexes: OrderedDict[str, QueryIndex] = OrderedDict()
         self.combiner: Combiner | None = None
+        self.fallback: FallbackCalibration | None = None
         self.fitted_at = 0
         self.fit_error: str | None = None
 
@@ -297,13 +309,21 @@ class QueryMemory:
             return "query not in memory"
         if len(entries) < 2:
             return "query has one label in memory"
-        # Judged on the labels the index keeps (the newest ``max_docs``), which are what it reads.
-        kept = list(entries.values())[-self.max_docs :]
-        pos = sum(1 for v in kept if v >= self.positive_from)
-        if pos == 0 or pos == len(kept):
-            kind = "positive" if pos else "negative"
-            return f"query has one class in memory ({len(kept)} labels, all {kind})"
+        positive = self.one_class(query)
+        if positive is not None:
+            kept = min(len(entries), self.max_docs)
+            kind = "positive" if positive else "negative"
+            return f"query has one class in memory ({kept} labels, all {kind})"
         return None
+
+    def one_class(self, query: str) -> bool | None:
+        """Whether the query's memory is all positive (True) / all negative (False); else None."""
+        # Judged on the labels the index keeps (the newest ``max_docs``), which are what it reads.
+        kept = list(self.catalog.get(query, {}).values())[-self.max_docs :]
+        pos = sum(1 for v in kept if v >= self.positive_from)
+        if not kept or 0 < pos < len(kept):
+            return None
+        return pos == len(kept)
 
     def index(self, query: str) -> QueryIndex:
         """The query's index, built or extended lazily (only new labelled documents are embedded).
@@ -338,8 +358,10 @@ class QueryMemory:
         return idx
 
     def fit(self) -> Combiner | None:
-        """Fit the combiner leave-one-out on (up to ``fit_queries``) usable queries."""
+        """Fit the combiner leave-one-out on (up to ``fit_queries``) usable queries, and the
+        fallback's calibration on one-class views of (up to ``fit_queries``) memory queries."""
         self.refresh()
+        self.fallback = self._fit_fallback()
         usable = [q for q in self.catalog if self.status(q) is None]
         rng = np.random.default_rng(0)
         if len(usable) > self.fit_queries:
@@ -360,7 +382,7 @@ class QueryMemory:
         self.fitted_at = self.size
         try:
             self.combiner = Combiner.fit(
-                np.concatenate(feats) if feats else np.zeros((0, 9)),
+                np.concatenate(feats) if feats else np.zeros((0, len(feature_names(self.labels)))),
                 np.concatenate(grades) if grades else np.zeros(0),
                 labels=self.labels,
                 positive_from=self.positive_from,
@@ -369,6 +391,29 @@ class QueryMemory:
         except InsufficientDataError as exc:
             self.combiner, self.fit_error = None, str(exc)
         return self.combiner
+
+    def view_sources(self) -> tuple[list[ViewSource], list[int]]:
+        """What the fallback's one-class views are drawn from: ``(sims, grades, base)`` of (up to
+        ``fit_queries``) memory queries with two labels or more, and the view sizes -- the label
+        counts of the memory's real one-class queries (:data:`NEW_QUERY_SIZES` when none)."""
+        queries = [q for q in self.catalog if len(self.catalog[q]) >= 2]
+        if len(queries) > self.fit_queries:
+            rng = np.random.default_rng(1)
+            queries = [
+                queries[i] for i in sorted(rng.choice(len(queries), self.fit_queries, False))
+            ]
+        sizes = [
+            min(len(entries), self.max_docs)
+            for q, entries in self.catalog.items()
+            if self.one_class(q) is not None
+        ]
+        indexes = [self.index(q) for q in queries]
+        sources: list[ViewSource] = [(ix.vecs @ ix.vecs.T, ix.grades, ix.base) for ix in indexes]
+        return sources, sizes or list(NEW_QUERY_SIZES)
+
+    def _fit_fallback(self) -> FallbackCalibration:
+        sources, sizes = self.view_sources()
+        return fit_fallback(sources, positive_from=self.positive_from, sizes=sizes)
 
     def _maybe_fit(self) -> None:
         grown = self.size >= max(1, self.fitted_at) * (1 + self.refit_growth)
@@ -390,8 +435,12 @@ class QueryMemory:
             np.full((n, cuts), np.nan),
             np.full(n, -1, np.int64),
             [""] * n,
+            np.zeros(n, bool),
         )
         why = self.status(query)
+        positive = self.one_class(query)
+        if positive is not None and n:
+            return self._recalibrated(out, query, docs, base, why or "", positive)
         if why is None:
             self._maybe_fit()
             if self.combiner is None:
@@ -401,8 +450,9 @@ class QueryMemory:
             return out
         idx = self.index(query)
         b = self.base(query, docs) if base is None else np.asarray(base, dtype=np.float64)
-        feats = neighbour_features(
+        feats = target_features(
             self.embed(docs) @ idx.vecs.T,
+            idx.vecs @ idx.vecs.T,
             idx.grades,
             idx.base,
             b,
@@ -417,6 +467,30 @@ class QueryMemory:
         out.prob = p[:, self.combiner.pos_cut]
         out.labels = self.combiner.grades(p)
         out.why = [f"{len(idx.keys)} labels of this query in memory ({n_pos} positive)"] * n
+        return out
+
+    def _recalibrated(
+        self,
+        out: MemoryAnswer,
+        query: str,
+        docs: Sequence[str],
+        base: NDArray[Any] | None,
+        why: str,
+        positive: bool,
+    ) -> MemoryAnswer:
+        """A one-class (or one-label) query: the fallback's probability from the one-class map."""
+        self._maybe_fit()
+        cal = self.fallback
+        p = None
+        if cal is not None:
+            b = self.base(query, docs) if base is None else base
+            p = cal.prob(np.asarray(b, dtype=np.float64), positive=positive)
+        if cal is None or p is None:
+            reason = "not recalibrated" if cal is None else cal.describe(positive)
+            out.why = [f"{why}; {reason}"] * len(docs)
+            return out
+        out.prob, out.recalibrated[:] = p, True
+        out.why = [f"{why}; {cal.describe(positive)}"] * len(docs)
         return out
 
 

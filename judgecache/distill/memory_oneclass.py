@@ -9,10 +9,11 @@ fitted on *simulated one-class views*: random subsets of each memory query's lab
 be of one class, each predicting the query's other labelled documents (:func:`one_class_views`) --
 the same selection that makes a real query's memory one-class.
 
-Not yet used by :class:`~judgecache.distill.memory.QueryMemory`. Measured by
-``bench/query_memory_oneclass.py`` (docs/benchmarks.md): a Platt recalibration of the base score on
-these views (``OneClassModel.fit(..., columns=[0])``) brings the fallback rows' ECE from 0.08-0.17
-to 0.004-0.022; the full one-class model is no better calibrated. The Platt variant is the one to wire.
+:class:`~judgecache.distill.memory.QueryMemory` fits :class:`FallbackCalibration` (a Platt map of
+the base score per class, on these views: :func:`fit_fallback`) with its combiner and gives its
+probability to one-class and one-label queries. Measured by ``bench/query_memory_oneclass.py``
+(docs/benchmarks.md): it brings the fallback rows' ECE from 0.08-0.17 to 0.004-0.022; the full
+:class:`OneClassModel` over all five features is no better calibrated, so the library uses the map.
 
 Example:
     >>> import numpy as np
@@ -24,17 +25,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from judgecache.distill.memory_features import standard_logistic
 from judgecache.errors import InsufficientDataError
 
 Array = NDArray[np.float64]
 ONE_CLASS_FEATURES = ("base", "rate_logit", "gap", "near", "positive")
+MIN_VIEW_ROWS = 20
+ViewSource = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]
+"""One memory query's ``(sims between its labelled documents, grades, base scores)``."""
 
 
 def one_class_features(
@@ -125,23 +130,106 @@ class OneClassModel:
         cls, feats: NDArray[Any], truth: NDArray[Any], columns: Sequence[int] | None = None
     ) -> OneClassModel:
         """Fit on view rows; raises InsufficientDataError without both classes among them."""
-        from sklearn.linear_model import LogisticRegression
-
         cols = list(range(len(ONE_CLASS_FEATURES))) if columns is None else list(columns)
         x = np.asarray(feats, dtype=np.float64)[:, cols]
         t = np.asarray(truth)
-        if x.shape[0] < 10 or t.all() or not t.any():
+        if x.shape[0] < MIN_VIEW_ROWS or t.all() or not t.any():
             raise InsufficientDataError(
-                f"the one-class path needs simulated rows of both classes; got {x.shape[0]} "
-                f"row(s), {int(t.sum())} positive"
+                f"needs at least {MIN_VIEW_ROWS} simulated rows of both classes; got "
+                f"{x.shape[0]} row(s), {int(t.sum())} positive"
             )
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, t)
-        return cls(mean, scale, lr.coef_[0], float(lr.intercept_[0]), cols, int(t.size))
+        mean, scale, coef, intercept = standard_logistic(x, [t.astype(bool)])
+        return cls(mean, scale, coef[0], float(intercept[0]), cols, int(t.size))
 
     def prob(self, feats: NDArray[Any]) -> Array:
         """P(positive) per row of full :data:`ONE_CLASS_FEATURES` features."""
         x = np.asarray(feats, dtype=np.float64)[:, self.columns]
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)
+
+
+@dataclass
+class FallbackCalibration:
+    """Platt maps of the base score for queries whose memory holds one class, one per class.
+
+    ``models[positive]`` is fitted on the simulated views of that class only (an all-negative
+    memory says "fewer positives than usual", an all-positive one the opposite); ``missing[positive]``
+    says why a class has no map (too few views of it), and such queries keep today's fallback.
+    """
+
+    models: dict[bool, OneClassModel]
+    missing: dict[bool, str]
+
+    def prob(self, base: NDArray[Any], *, positive: bool) -> Array | None:
+        """P(positive) of documents with these base scores, or ``None`` without a map."""
+        model = self.models.get(positive)
+        if model is None:
+            return None
+        b = np.asarray(base, dtype=np.float64)
+        feats = np.zeros((b.size, len(ONE_CLASS_FEATURES)))
+        feats[:, 0] = b  # the map reads the base score only
+        return model.prob(feats)
+
+    def describe(self, positive: bool) -> str:
+        """One line for a verdict's reason."""
+        kind = "positive" if positive else "negative"
+        model = self.models.get(positive)
+        if model is None:
+            return f"not recalibrated ({self.missing[positive]})"
+        return f"probability recalibrated for all-{kind} memories ({model.n} simulated rows)"
+
+
+def view_rows(
+    queries: Iterable[ViewSource],
+    *,
+    positive_from: int,
+    sizes: Sequence[int],
+    seed: int = 0,
+) -> tuple[Array, NDArray[np.int64]]:
+    """:func:`one_class_views` of every ``(sims, grades, base)`` query, concatenated (seeded)."""
+    rng = np.random.default_rng(seed)
+    feats, truth = [], []
+    for sims, grades, base in queries:
+        f, t = one_class_views(
+            sims, grades, base, positive_from=positive_from, sizes=sizes, rng=rng
+        )
+        feats.append(f)
+        truth.append(t)
+    if not feats:
+        return np.zeros((0, len(ONE_CLASS_FEATURES))), np.zeros(0, np.int64)
+    return np.concatenate(feats), np.concatenate(truth)
+
+
+def fit_fallback(
+    queries: Iterable[ViewSource],
+    *,
+    positive_from: int,
+    sizes: Sequence[int],
+    seed: int = 0,
+) -> FallbackCalibration:
+    """The fallback's Platt maps from ``(sims, grades, base)`` of each memory query.
+
+    ``sizes``: the label counts of the memory's real one-class queries (the views mimic them).
+    Never raises for lack of data: a class without enough views is listed in ``missing``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> qs = []
+    >>> for _ in range(20):
+    ...     g = (rng.random(30) < 0.2).astype(int) * 3
+    ...     qs.append((np.eye(30), g, g + rng.normal(size=30)))
+    >>> cal = fit_fallback(qs, positive_from=2, sizes=[4])
+    >>> sorted(cal.models), cal.describe(True).startswith("not recalibrated (too few all-positive")
+    ([False], True)
+    """
+    x, y = view_rows(queries, positive_from=positive_from, sizes=sizes, seed=seed)
+    models: dict[bool, OneClassModel] = {}
+    missing: dict[bool, str] = {}
+    positive_view = x[:, ONE_CLASS_FEATURES.index("positive")] == 1.0
+    for positive in (False, True):
+        rows = positive_view == positive
+        try:
+            models[positive] = OneClassModel.fit(x[rows], y[rows], columns=[0])
+        except InsufficientDataError as exc:
+            kind = "positive" if positive else "negative"
+            missing[positive] = f"too few all-{kind} views: {exc}"
+    return FallbackCalibration(models, missing)

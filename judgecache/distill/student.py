@@ -532,9 +532,29 @@ class StudentTeacher(BatchTeacher):
                 i = good[j]
                 student = out[i]
                 assert isinstance(student, TeacherAnswer)
-                if not ans.used[r]:
+                if not ans.used[r] and not ans.recalibrated[r]:
                     why = f"fallback to the student: {ans.why[r]}"
                     out[i] = replace(student, reason=why, meta={"path": FALLBACK_PATH, "why": why})
+                    continue
+                if not ans.used[r]:
+                    # One class / one label in memory: the student's label, its probability
+                    # recalibrated for such queries (the memory's one-class map).
+                    why = f"fallback to the student: {ans.why[r]}"
+                    prob = float(ans.prob[r])
+                    student_p = round(float(preds.prob[j]), 6)
+                    out[i] = replace(
+                        student,
+                        raw_output=json.dumps(
+                            {
+                                "path": FALLBACK_PATH,
+                                "p_positive": round(prob, 6),
+                                "student_p_positive": student_p,
+                            }
+                        ),
+                        score=prob,
+                        reason=why,
+                        meta={"path": FALLBACK_PATH, "why": why},
+                    )
                     continue
                 prob = float(ans.prob[r])
                 why = f"memory: {ans.why[r]}"

@@ -22,7 +22,12 @@ from judgecache.distill.memory import (
     open_source,
     pair_key,
 )
-from judgecache.distill.memory_features import FEATURES, leave_one_out, neighbour_features
+from judgecache.distill.memory_features import (
+    FEATURES,
+    leave_one_out,
+    neighbour_features,
+    probe,
+)
 from judgecache.distill.text_embed import TextEmbedder
 from judgecache.errors import ConfigError
 from judgecache.judges.rubric import get_rubric
@@ -83,13 +88,35 @@ def test_features_match_a_hand_computed_case() -> None:
     assert got["vote"] > 0.99  # the 0.9 neighbour outweighs the rest at temperature 0.05
 
 
+def test_probe_leave_one_out_equals_refitting_without_each_document() -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(12, 6))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    grades = rng.integers(0, 4, 12)
+    loo = probe(v @ v.T, grades, labels=[0, 1, 2, 3])
+    for i in range(12):
+        rest = np.delete(np.arange(12), i)
+        refit = probe(
+            (v @ v.T)[np.ix_(rest, rest)],
+            grades[rest],
+            labels=[0, 1, 2, 3],
+            targets=(v @ v.T)[[i]][:, rest],
+        )
+        assert np.allclose(loo[i], refit[0])
+    # A copy of a labelled document reads mostly as that document's label (one column per cut).
+    fitted = probe(v @ v.T, grades, labels=[0, 1, 2, 3], targets=v @ v.T)
+    assert loo.shape == fitted.shape == (12, 3)
+    pos = fitted[:, 1][grades >= 2]
+    assert pos.min() > fitted[:, 1][grades < 2].max()
+
+
 def test_leave_one_out_skips_the_last_of_a_class() -> None:
     sims = np.eye(3)
     feats, grades = leave_one_out(
         sims, np.array([3, 0, 0]), np.zeros(3), labels=[0, 1, 2, 3], positive_from=2
     )
     # Without the only positive, its query has one class: only the two negatives are rows.
-    assert grades.tolist() == [0, 0] and feats.shape == (2, len(FEATURES))
+    assert grades.tolist() == [0, 0] and feats.shape == (2, len(FEATURES) + 3)  # + 3 probes
 
 
 def test_seen_queries_take_the_memory_path_and_agree(embed: TextEmbedder) -> None:
@@ -119,13 +146,18 @@ def test_unseen_one_label_and_one_class_queries_fall_back_and_say_why(
     memory = memory_of(rows, embed)
     cases = {
         "what about planet planet": "query not in memory",
-        "what about river river": "query has one label in memory",
-        "what about copper copper": "query has one class in memory (3 labels, all negative)",
+        "what about river river": "query has one label in memory; probability recalibrated for "
+        "all-positive memories",
+        "what about copper copper": "query has one class in memory (3 labels, all negative); "
+        "probability recalibrated for all-negative memories",
     }
     for query, why in cases.items():
         ans = memory.predict(query, ["a doc about planet", "bread"])
-        assert not ans.used.any() and ans.why == [why, why]
-        assert np.isnan(ans.prob).all() and (ans.labels == -1).all()
+        assert not ans.used.any() and (ans.labels == -1).all()
+        assert ans.why[0] == ans.why[1] and ans.why[0].startswith(why), ans.why[0]
+        # One label / one class: the fallback's probability comes recalibrated; unseen: none.
+        assert ans.recalibrated.all() == (why != "query not in memory")
+        assert np.isnan(ans.prob).all() == (why == "query not in memory")
 
 
 def test_too_few_labels_to_fit_falls_back_with_the_reason(embed: TextEmbedder) -> None:
@@ -239,9 +271,46 @@ def test_student_spec_with_memory_says_which_path_gave_each_verdict(
     assert v_seen.reason is not None and v_seen.reason.startswith("memory: ")
     assert v_unseen.envelope.meta["path"] == "fallback"
     assert v_unseen.reason == "fallback to the student: query not in memory"
-    # The fallback is today's student, unchanged.
+    # The fallback for an unseen query is today's student, unchanged.
     assert v_unseen.label == plain.score(*unseen).label
     assert v_unseen.score == plain.score(*unseen).score
+
+
+def test_student_fallback_for_a_one_class_query_scores_with_the_recalibrated_probability(
+    student_dir: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from judgecache import Judge
+
+    rows = make_rows(200, n_groups=8)
+    rows += [
+        {
+            **rows[0],
+            "key": f"neg{i}",
+            "inputs": {"query": "what about copper", "doc": f"x {i}"},
+            "label": 0,
+        }
+        for i in range(4)
+    ]
+    labels = write_jsonl(tmp_path / "labels.jsonl", rows)
+    judge = Judge(f"student:{student_dir}?memory={labels}", cache="memory://")
+    plain = Judge(f"student:{student_dir}", cache="memory://")
+    pair = ("what about copper", "copper copper text")
+    got, student = judge.score(*pair), plain.score(*pair)
+    memory = judge.teacher.memory  # type: ignore[attr-defined]
+    assert got.envelope.meta["path"] == "fallback"
+    assert got.reason is not None and got.reason.startswith(
+        "fallback to the student: query has one class in memory (4 labels, all negative); "
+        "probability recalibrated for all-negative memories"
+    )
+    # The label is the student's; the score is the memory's one-class map of the student's logit.
+    assert got.label == student.label
+    logit = memory.base(*pair[:1], [pair[1]])
+    expected = memory.fallback.prob(logit, positive=False)[0]
+    assert got.score == pytest.approx(expected, abs=1e-9) and got.score != student.score
+    raw = json.loads(got.envelope.raw_output)
+    assert raw["path"] == "fallback" and raw["student_p_positive"] == round(student.score, 6)
 
 
 def test_student_memory_option_and_spec_errors(student_dir: Path, tmp_path: Path) -> None:

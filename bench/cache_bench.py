@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,28 +125,19 @@ def _redis_floors(url: str, keys: list[str]) -> dict[str, Callable[[], list[Any]
 
     raw_keys = [f"judgecache:v:v:{k}" for k in keys]
 
-    def mget(client: redis.Redis) -> Callable[[], list[Any]]:
+    def chunked(read_chunk: Callable[[list[str]], list[Any]]) -> Callable[[], list[Any]]:
         def read(raw_keys: list[str] = raw_keys) -> list[Any]:
             values: list[Any] = []
             for i in range(0, len(raw_keys), MGET_CHUNK):
-                values.extend(client.mget(raw_keys[i : i + MGET_CHUNK]))
-            return values
-
-        return read
-
-    def one_pass(pool: redis.ConnectionPool) -> Callable[[], list[Any]]:
-        def read(raw_keys: list[str] = raw_keys) -> list[Any]:
-            values: list[Any] = []
-            for i in range(0, len(raw_keys), MGET_CHUNK):
-                values.extend(one_pass_mget(pool, raw_keys[i : i + MGET_CHUNK]))
+                values.extend(read_chunk(raw_keys[i : i + MGET_CHUNK]))
             return values
 
         return read
 
     return {
-        "mget_bytes": mget(redis.Redis.from_url(url)),
-        "mget_str": mget(redis.Redis.from_url(url, decode_responses=True)),
-        "one_pass": one_pass(redis.Redis.from_url(url).connection_pool),
+        "mget_bytes": chunked(redis.Redis.from_url(url).mget),
+        "mget_str": chunked(redis.Redis.from_url(url, decode_responses=True).mget),
+        "one_pass": chunked(partial(one_pass_mget, redis.Redis.from_url(url).connection_pool)),
     }
 
 

@@ -279,19 +279,22 @@ class RedisStore(Store):
     def _mget_one_pass(self, keys: Sequence[str]) -> list[bytes | None]:
         out: list[bytes | None] = []
         pool = self._client.connection_pool
-        for i in range(0, len(keys), self._chunk):
-            out.extend(mget(pool, [self._v + k for k in keys[i : i + self._chunk]]))
+        for chunk in self._value_chunks(keys):
+            out.extend(mget(pool, chunk))
         return out
 
     def _mget(self, keys: Sequence[str], options: dict[str, Any]) -> list[str | bytes | None]:
         out: list[str | bytes | None] = []
         with self._guard("MGET"):
-            for i in range(0, len(keys), self._chunk):
-                chunk = [self._v + k for k in keys[i : i + self._chunk]]
+            for chunk in self._value_chunks(keys):
                 # execute_command, not mget(): mget() passes no options such as NEVER_DECODE.
-                values = self._client.execute_command("MGET", *chunk, **options)  # type: ignore[no-untyped-call]
-                out.extend(values)
+                out.extend(self._client.execute_command("MGET", *chunk, **options))  # type: ignore[no-untyped-call]
         return out
+
+    def _value_chunks(self, keys: Sequence[str]) -> Iterator[list[str]]:
+        """The value keys of ``keys``, ``chunk`` at a time (one ``MGET`` each)."""
+        for i in range(0, len(keys), self._chunk):
+            yield [self._v + k for k in keys[i : i + self._chunk]]
 
     def set(self, key: str, value: str) -> None:
         with self._guard("SET"):

@@ -153,6 +153,10 @@ def test_pair_keyer_quotes_every_code_point_as_the_canonical_encoder() -> None:
     assert msgspec.json.encode(every) == json.dumps(every, ensure_ascii=False).encode("utf-8")
 
 
+def _general(index: int, pair: object) -> tuple[str, dict[str, str]]:
+    raise LookupError(f"pair {index} took the general path")
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -162,20 +166,42 @@ def test_pair_keyer_quotes_every_code_point_as_the_canonical_encoder() -> None:
         ("z field order", "a"),
     ],
 )
-def test_pair_keyer_matches_the_general_path(first: str, second: str) -> None:
+def test_pair_keys_match_the_general_path(first: str, second: str) -> None:
     from judgecache.keys import KeyBuilder
 
     for names in (("query", "doc"), ("context", "answer")):  # the two field orders
         builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {"temperature": 0.0})
         inputs = builder.normalize(dict(zip(names, (first, second), strict=True)))
-        assert builder.pair_keyer(names)(first, second) == (builder.digest(inputs), inputs)
+        keys, unique = builder.pair_keys(names)([(first, second)], _general)
+        assert keys == [builder.digest(inputs)]
+        assert unique == {keys[0]: inputs}
+        assert list(unique[keys[0]]) == list(names)  # the caller's field order, not sorted
 
 
 @pytest.mark.parametrize(
     ("first", "second"), [("a\r\nb", "d"), ("q", "   "), ("q", "\ud800"), (1, "d"), (None, "d")]
 )
-def test_pair_keyer_leaves_odd_input_to_the_general_path(first: object, second: object) -> None:
+def test_pair_keys_leave_odd_input_to_the_general_path(first: object, second: object) -> None:
     from judgecache.keys import KeyBuilder
 
     builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {})
-    assert builder.pair_keyer(("query", "doc"))(first, second) is None
+    with pytest.raises(LookupError, match="pair 1 took the general path"):
+        builder.pair_keys(("query", "doc"))([("q", "d"), (first, second)], _general)
+
+
+def test_pair_keys_dedupe_in_order_and_mix_with_the_general_path() -> None:
+    from judgecache.keys import KeyBuilder
+
+    builder = KeyBuilder(GPT4O, RELEVANCE.key_material(), {})
+    names = ("query", "doc")
+
+    def general(index: int, pair: object) -> tuple[str, dict[str, str]]:
+        assert isinstance(pair, list)  # only the list item is not a fast-path tuple
+        inputs = builder.normalize(dict(zip(names, pair, strict=True)))
+        return builder.digest(inputs), inputs
+
+    keys, unique = builder.pair_keys(names)(
+        [("q", "d"), ["q", "d"], ("q ", "e"), ("q", "d")], general
+    )
+    assert keys[0] == keys[1] == keys[3] != keys[2]
+    assert list(unique) == [keys[0], keys[2]]

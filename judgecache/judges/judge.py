@@ -140,7 +140,7 @@ class Judge:
         self._prompt = self.teacher.prompt_material(self.rubric)
         self._params = filter_params(self.teacher.key_params())
         self._keys = KeyBuilder(self.teacher.identity, self._prompt, self._params)
-        self._pair_keyer = self._keys.pair_keyer(self.rubric.fields)
+        self._pair_keys = self._keys.pair_keys(self.rubric.fields)
         self._owner = owner_id()
         self._miss = MissPath(
             name=self.name,
@@ -353,18 +353,9 @@ class Judge:
 
         Two flat containers, not a list of (key, inputs) tuples: a tuple holding a dict stays
         tracked by the cyclic GC, and 10,000 of them alive through a batch set off a full
-        collection of the process.
+        collection of the process. Odd pairs take :meth:`_prepare`, which names what is wrong.
         """
-        fast = self._pair_keyer
-        keys: list[str] = []
-        unique: dict[str, dict[str, str]] = {}
-        for i, pair in enumerate(pairs):
-            done = fast(*pair) if type(pair) is tuple and len(pair) == 2 else None
-            key, inputs = done or self._prepare(i, pair)
-            keys.append(key)
-            if key not in unique:
-                unique[key] = inputs
-        return keys, unique
+        return self._pair_keys(pairs, self._prepare)
 
     def _prepare(self, index: int, pair: object) -> tuple[str, dict[str, str]]:
         if not isinstance(pair, tuple | list) or len(pair) != 2:

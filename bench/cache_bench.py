@@ -380,12 +380,16 @@ def hit_stages(pairs: list[tuple[str, str]], repeats: int = HIT_REPEATS) -> dict
 def _stages(
     judge: Judge, pairs: list[tuple[str, str]], floor: Callable[[], object], repeats: int
 ) -> dict[str, float]:
-    from judgecache.envelope import decode_written
-    from judgecache.judges.verdict import Verdict
+    from judgecache.envelope import decode_hit
+    from judgecache.judges.verdict import verdict_of
 
-    keys = list(judge._dedupe(pairs)[1])
+    unique = judge._dedupe(pairs)[1]
+    keys = list(unique)
     values = judge.store.read_many(keys)
-    envelopes = [decode_written(v or "") for v in values]
+    identity = judge.teacher.identity.as_dict()
+    envelopes = [
+        decode_hit(v or "", unique[k], identity) for k, v in zip(keys, values, strict=True)
+    ]
 
     def cpu(fn: Callable[[], object]) -> float:
         times = []
@@ -399,10 +403,14 @@ def _stages(
         "floor": cpu(floor),
         "keys": cpu(lambda: judge._dedupe(pairs)),
         "read": cpu(lambda: judge.store.read_many(keys)),
-        "decode": cpu(lambda: [decode_written(v or "") for v in values]),
+        "decode": cpu(
+            lambda: [
+                decode_hit(v or "", unique[k], identity) for k, v in zip(keys, values, strict=True)
+            ]
+        ),
         "verdicts": cpu(
             lambda: [
-                Verdict.from_envelope(e, key=k, cached=True)
+                verdict_of(e, k, True)
                 for k, e in zip(keys, envelopes, strict=True)
                 if e is not None
             ]

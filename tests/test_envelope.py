@@ -91,6 +91,36 @@ def test_fast_and_field_by_field_decoding_agree_on_absent_fields() -> None:
         Envelope.from_json(no_version)
 
 
+def test_the_hit_decoder_carries_the_keys_preimage_and_checks_every_served_field() -> None:
+    # decode_hit takes inputs and judge from the caller (the key was built from them) and
+    # decodes everything else as decode_written does: same envelope, same refusals.
+    from judgecache.envelope import decode_hit, decode_written
+
+    env = make()
+    inputs, judge = dict(env.inputs), dict(env.judge)
+    assert decode_hit(env.to_json(), inputs, judge) == env
+    assert decode_hit(env.to_json().encode(), inputs, judge) == env
+    row = env.to_dict()
+    refused = [
+        {**row, "label": True},
+        {**row, "score": "0.5"},
+        {**row, "usage": 5},
+        {**row, "meta": {"qid": 1}},
+        {**row, "version": 2},
+        {k: v for k, v in row.items() if k != "version"},
+        {k: v for k, v in row.items() if k != "inputs"},
+        {k: v for k, v in row.items() if k != "judge"},
+    ]
+    for bad in refused:
+        text = json.dumps(bad)
+        assert decode_written(text) is None and decode_hit(text, inputs, judge) is None, bad
+    for broken in ('{"version": 1, "label": 2', "[1, 2]", '{"inputs": {]}', ""):
+        assert decode_hit(broken, inputs, judge) is None
+    # The stored copies of the preimage are parsed, not built: a hit serves the caller's.
+    odd = decode_hit(json.dumps({**row, "inputs": 5, "judge": ["x"]}), inputs, judge)
+    assert odd is not None and odd.inputs == inputs and odd.judge == judge
+
+
 def test_envelopes_and_verdicts_are_not_tracked_by_the_cyclic_gc() -> None:
     # One of each is built per cache hit; they hold JSON data only, so they can never be in a
     # cycle, and untracked objects do not feed (or slow) the collector's passes.

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from judgecache.envelope import Envelope, decode_written
+from judgecache.envelope import Envelope, decode_hit
 from judgecache.errors import (
     BudgetExceededError,
     ConfigError,
@@ -36,7 +36,7 @@ from judgecache.judges.retry import RetryPolicy
 from judgecache.judges.rubric import Rubric, get_rubric
 from judgecache.judges.singleflight import owner_id
 from judgecache.judges.teacher import Teacher
-from judgecache.judges.verdict import Verdict
+from judgecache.judges.verdict import Verdict, verdict_of
 from judgecache.keys import KeyBuilder, KeyMaterial, filter_params
 from judgecache.ledger import Ledger
 from judgecache.store import open_store
@@ -374,18 +374,21 @@ class Judge:
         found: dict[str, Verdict | JudgecacheError] = {}
         saved = 0.0
         hits = 0
-        verdict, priced = Verdict.from_envelope, self.price_model is not None
+        priced = self.price_model is not None
+        judge = self.teacher.identity.as_dict()  # the key's own: every hit of the batch shares it
         for key, raw in self._get_each(list(unique)):
             if raw is None:
                 continue
             if isinstance(raw, StorageError):
                 found[key] = raw
                 continue
-            env = decode_written(raw) or decode_entry(key, raw)  # the latter names what is wrong
+            # A hit carries the inputs and judge its key was built from; decode_entry reads the
+            # entry in full when it is not as judgecache writes it (and names what is wrong).
+            env = decode_hit(raw, unique[key], judge) or decode_entry(key, raw)
             if env is None:
                 self._miss.note_corrupt(key)
                 continue
-            found[key] = verdict(env, key=key, cached=True)
+            found[key] = verdict_of(env, key, True)
             if env.cost_usd > 0 or priced:
                 saved += self._saved_by_hit(env)
             hits += 1

@@ -46,7 +46,19 @@ class Verdict(msgspec.Struct, frozen=True, gc=False):
 
     @classmethod
     def from_envelope(cls, env: Envelope, *, key: str, cached: bool) -> Verdict:
-        label, score = env.label, env.score
-        if score is None and isinstance(label, int | float):
-            score = float(label)
-        return cls(label, score, cached, key, env)
+        return verdict_of(env, key, cached)
+
+
+def verdict_of(env: Envelope, key: str, cached: bool) -> Verdict:
+    """:meth:`Verdict.from_envelope` with positional arguments: the hit path builds one per cached
+    pair, and keyword arguments to a classmethod cost as much again.
+
+    >>> from judgecache.envelope import Envelope
+    >>> env = Envelope(label=1, score=None, raw_output="1", task="t", judge={}, inputs={})
+    >>> verdict_of(env, "jc1:ab", True).score
+    1.0
+    """
+    label, score = env.label, env.score
+    if score is None and isinstance(label, int | float):
+        score = float(label)
+    return Verdict(label, score, cached, key, env)

@@ -54,17 +54,20 @@ def invariant_holds(judge: Judge) -> bool:
 
 @pytest.mark.parametrize(
     "damage",
-    ['{"version": 1, "label": 2', "[1, 2]", "usage", "inputs"],
-    ids=["truncated-json", "not-an-object", "usage-not-an-object", "inputs-not-an-object"],
+    ['{"version": 1, "label": 2', "[1, 2]", "usage", "label", "no-inputs"],
+    ids=["truncated-json", "not-an-object", "usage-not-an-object", "label-bool", "inputs-missing"],
 )
 def test_a_corrupt_entry_in_a_bulk_read_is_a_named_counted_miss_then_overwritten(
     store: Store, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     judge, teacher = seeded(store)
     bad = judge.key(*PAIRS[3])
-    if damage in ("usage", "inputs"):  # valid JSON, one field of the wrong shape
+    if damage in ("usage", "label", "no-inputs"):  # valid JSON, one field wrong or missing
         row = json.loads(store.get(bad) or "")
-        row[damage] = 5
+        if damage == "no-inputs":
+            del row["inputs"]
+        else:
+            row[damage] = 5 if damage == "usage" else True
         damage = json.dumps(row)
     store.set(bad, damage)
 
@@ -77,6 +80,30 @@ def test_a_corrupt_entry_in_a_bulk_read_is_a_named_counted_miss_then_overwritten
     assert bad in judge._miss.corrupt_keys  # counted
     assert Envelope.from_json(store.get(bad) or "").label == overlap_grade(*PAIRS[3])  # repaired
     assert all(v.cached for v in judge.score_many(PAIRS)) and teacher.calls == 1
+    assert invariant_holds(judge)
+
+
+def test_a_hit_serves_the_keys_own_inputs_and_export_names_a_bad_stored_copy(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The hit path decodes what a verdict serves; inputs and judge are the key's preimage, so a
+    # hit carries the caller's. A stored copy of the wrong shape cannot change a verdict; the
+    # export, which reads the stored copies, skips the entry and names it.
+    from judgecache.export import iter_labels
+
+    judge, teacher = seeded(store)
+    bad = judge.key(*PAIRS[3])
+    row = json.loads(store.get(bad) or "")
+    store.set(bad, json.dumps({**row, "inputs": 5}))
+
+    results = judge.score_many(PAIRS)
+
+    assert all(v.cached for v in results) and teacher.calls == 0
+    assert dict(results[3].envelope.inputs) == row["inputs"]
+    assert dict(results[3].envelope.judge) == row["judge"]
+    assert results[3].label == overlap_grade(*PAIRS[3])
+    assert bad not in {r["key"] for r in iter_labels(store)}
+    assert bad in caplog.text
     assert invariant_holds(judge)
 
 

@@ -48,7 +48,6 @@ def test_a_pickled_row_is_a_miss_that_is_overwritten(
     [
         {"usage": 5},
         {"meta": [1, 2]},
-        {"inputs": "x"},
         {"label": [1]},
         {"score": "NaN"},
         {"cost_usd": {"a": 1}},
@@ -64,6 +63,21 @@ def test_a_malformed_envelope_is_a_clear_error_and_a_miss(damage: dict[str, obje
     again = judge.score(*PAIRS[0])
     assert not again.cached and again.label == v.label
     assert Envelope.from_json(judge.store.get(v.key) or "").label == v.label
+
+
+def test_a_malformed_stored_copy_of_the_inputs_cannot_change_a_verdict() -> None:
+    # A hit carries the key's own preimage (the caller's inputs, the judge's identity); the stored
+    # copies are only parsed. One of the wrong shape still makes the entry unreadable to a full
+    # reader (the export skips and names it), but the verdict served is the stored label.
+    judge = _judge("memory://")
+    v = judge.score(*PAIRS[0])
+    row = {**v.envelope.to_dict(), "inputs": "x", "judge": 7}
+    with pytest.raises(StorageError, match="corrupt cache envelope"):
+        Envelope.from_json(json.dumps(row))
+    judge.store.set(v.key, json.dumps(row))
+    again = judge.score(*PAIRS[0])
+    assert again.cached and again.label == v.label
+    assert again.envelope.inputs == v.envelope.inputs and again.envelope.judge == v.envelope.judge
 
 
 class FlakyStore(DiskStore):

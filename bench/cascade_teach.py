@@ -7,7 +7,8 @@ fixed eval set re-judged with new documents). Each week, per policy:
 
 * the student answers every pair: through its query memory where the query has labels of both
   classes (:class:`~judgecache.distill.memory.QueryMemory` over the student's own logit, MiniLM
-  neighbours: what ``student:PATH?memory=`` does), else the student alone;
+  neighbours: what ``student:PATH?memory=`` does), else, for a query whose memory is one-class,
+  the memory's recalibrated fallback probability, else the student alone;
 * teacher calls (GPT-4o's grades replayed): the least confident pairs (``min(p, 1 - p)`` highest
   first) until the week's *expected* agreement -- kept pairs ``max(p, 1 - p)``, escalated 1 -- reaches
   ``--target`` (:func:`judgecache.cascade.audit.escalate_until`); ``random`` spends the same number
@@ -152,24 +153,29 @@ class Student:
         for p in pairs:
             self.source.add(self._row(p))
 
-    def answer(self, batch: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, int]:
-        """P(relevant) per pair (memory where it can), the student's alone, and memory count."""
+    def answer(self, batch: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """P(relevant) per pair (memory where it can, else the memory's recalibrated fallback
+        for a one-class query, else the student's own), the student's alone, and how many pairs
+        the memory answered and how many got the recalibrated fallback."""
         pred = self.predictor.predict([(p["query"], p["doc"]) for p in batch])
         alone = np.asarray(pred.prob, dtype=np.float64)
         prob = alone.copy()
         if self.memory is None:
-            return prob, alone, 0
+            return prob, alone, 0, 0
         by_q: dict[str, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
             by_q[p["query"]].append(i)
-        used = 0
+        used = recalibrated = 0
         for q, idx in by_q.items():
             ans = self.memory.predict(
                 q, [batch[i]["doc"] for i in idx], base=pred.logits[idx, self.predictor.pos]
             )
-            prob[idx] = np.where(ans.used, ans.prob, alone[idx])
+            # What `student:PATH?memory=` serves: the recalibrated fallback too (a one-class
+            # query's own-probability is over-confident; see judgecache.distill.memory).
+            prob[idx] = np.where(ans.used | ans.recalibrated, ans.prob, alone[idx])
             used += int(ans.used.sum())
-        return prob, alone, used
+            recalibrated += int(ans.recalibrated.sum())
+        return prob, alone, used, recalibrated
 
 
 def avoided_at(prob: np.ndarray, truth: np.ndarray, level: float = 0.95) -> float:
@@ -258,7 +264,7 @@ def simulate(
     out = []
     for w, batch in enumerate(weeks, start=1):
         t0 = time.perf_counter()
-        prob, alone, used = student.answer(batch)
+        prob, alone, used, recalibrated = student.answer(batch)
         truth = np.asarray([p["grade"] >= POS for p in batch])
         audit = None
         if policy in AUDITED:
@@ -285,6 +291,7 @@ def simulate(
             "student_alone_agreement": round(float(((alone >= 0.5) == truth).mean()), 4),
             "avoided_at_095": avoided_at(prob, truth),
             "memory_answered": round(used / len(batch), 4),
+            "fallback_recalibrated": round(recalibrated / len(batch), 4),
             "student": student.path.name,
         }
         if audit is not None:
@@ -345,6 +352,7 @@ def main() -> None:
     ap.add_argument("--memory-per-query", type=int, default=25, help="DL19 labels per query")
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--result", type=Path, default=OUT / "result.json", help="JSON written here")
     args = ap.parse_args()
     require_data()
     import torch
@@ -374,7 +382,7 @@ def main() -> None:
     week_of = np.random.default_rng(args.seed).integers(0, args.weeks, len(sample))
     weeks = [[p for p, k in zip(sample, week_of, strict=True) if k == w] for w in range(args.weeks)]
     embed = Embed()
-    result: dict[str, Any] = {"args": vars(args), "policies": {}}
+    result: dict[str, Any] = {"args": {**vars(args), "result": str(args.result)}, "policies": {}}
     for policy in args.policies.split(","):
         budget = None
         if policy == "random":  # the same weekly budget as the audited cascade (else teach)
@@ -386,14 +394,17 @@ def main() -> None:
     if args.audit_reps:
         result["audit_reliability"] = audit_reliability(weeks, student0, embed, args)
     result["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    (OUT / "result.json").write_text(json.dumps(result, indent=1))
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    args.result.write_text(json.dumps(result, indent=1))
     print_tables(result)
 
 
 def print_tables(result: dict[str, Any]) -> None:
     for policy, weeks in result["policies"].items():
         print(f"\n== {policy}")
-        print("week  pairs  calls  avoided  agreement  alone  avoid@.95  memory  refresh / audit")
+        print(
+            "week  pairs  calls  avoided  agreement  alone  avoid@.95  memory  recal  refresh / audit"
+        )
         for w in weeks:
             r = w.get("refresh")
             note = "-"
@@ -411,7 +422,7 @@ def print_tables(result: dict[str, Any]) -> None:
                 f"{w['week']:>4}  {w['pairs']:>5}  {w['teacher_calls']:>5}  {w['avoided']:>7.1%}  "
                 f"{w['agreement']:>9.3f}  {w['student_alone_agreement']:>5.3f}  "
                 f"{w['avoided_at_095']:>9.1%}  "
-                f"{w['memory_answered']:>6.1%}  {note}"
+                f"{w['memory_answered']:>6.1%}  {w.get('fallback_recalibrated', 0):>5.1%}  {note}"
             )
     if rel := result.get("audit_reliability"):
         print(f"\n== frozen-audit over {rel['reps']} audit seeds (label-free rule beside it)")
@@ -422,7 +433,7 @@ def print_tables(result: dict[str, Any]) -> None:
                 f"{rel['avoided_mean'][w]:>7.1%}   |  {lf['agreement']:>20.3f}  {lf['avoided']:>7.1%}"
             )
         print(f"every week >= 0.95: {rel['p_all_weeks_at_095']:.2f} of the seeds")
-    print(f"\nwall {result['wall_seconds']:.0f} s; details in {OUT / 'result.json'}")
+    print(f"\nwall {result['wall_seconds']:.0f} s; details in {result['args']['result']}")
 
 
 if __name__ == "__main__":

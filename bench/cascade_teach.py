@@ -22,12 +22,17 @@ fixed eval set re-judged with new documents). Each week, per policy:
 
 Policies: ``frozen`` (today's cascade: the DL19 student alone, nothing learned), ``memory`` (memory
 fed by the escalations, no retrain), ``teach`` (memory + weekly refresh), ``random`` (as ``teach``,
-the same weekly budget as ``audit`` spent on random pairs). The audited policies replace the
+the same weekly budget as ``audit`` -- else ``audit-new``, else ``teach``, the first of them run
+before it -- spent on random pairs). The audited policies replace the
 label-free stop by :func:`judgecache.cascade.audit.run_batch`: escalate until the expected agreement
 *corrected by the over-confidence the latest audits saw* reaches ``--audit-target``, audit a seeded
 ``--audit-rate`` sample of the kept pairs, top up when this week's audit raised the ratio, and
 estimate the week's agreement from the audit: ``frozen-audit`` (the DL19 student alone, audited)
 and ``audit`` (as ``teach``; audit labels feed the memory and the refresh like escalations).
+``audit-new`` (as ``teach``) audits only where the cascade extrapolates: pairs the student answers
+alone (no memory for their query) go through the audited rule, with audits of that path only in its
+history; pairs the memory (or its recalibrated one-class fallback) answers keep the label-free stop
+at ``--target`` -- their probabilities are fitted on the query's own labels.
 Reported per week: teacher calls avoided (audits count as calls) and binary agreement (grade >= 2)
 with GPT-4o over all of the week's pairs (an escalated or audited pair agrees by construction),
 pairs the memory answered, each refresh's decision with its paired delta, and for the audited
@@ -58,7 +63,7 @@ from query_memory import load_pairs
 POS = 2
 TEACHER = {"provider": "replay", "model": "gpt-4o", "version": ""}
 OUT = REPO / "runs" / "cascade_teach"
-POLICIES = ("frozen", "frozen-audit", "memory", "teach", "audit", "random")
+POLICIES = ("frozen", "frozen-audit", "memory", "teach", "audit", "audit-new", "random")
 # Policies whose escalations are corrected by a random audit of kept pairs (judgecache.cascade.audit).
 AUDITED = ("frozen-audit", "audit")
 
@@ -153,19 +158,21 @@ class Student:
         for p in pairs:
             self.source.add(self._row(p))
 
-    def answer(self, batch: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, int, int]:
+    def answer(
+        self, batch: Sequence[dict[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """P(relevant) per pair (memory where it can, else the memory's recalibrated fallback
-        for a one-class query, else the student's own), the student's alone, and how many pairs
-        the memory answered and how many got the recalibrated fallback."""
+        for a one-class query, else the student's own), the student's alone, and per pair whether
+        the memory answered and whether it got the recalibrated fallback."""
         pred = self.predictor.predict([(p["query"], p["doc"]) for p in batch])
         alone = np.asarray(pred.prob, dtype=np.float64)
         prob = alone.copy()
+        used, recalibrated = np.zeros(len(batch), bool), np.zeros(len(batch), bool)
         if self.memory is None:
-            return prob, alone, 0, 0
+            return prob, alone, used, recalibrated
         by_q: dict[str, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
             by_q[p["query"]].append(i)
-        used = recalibrated = 0
         for q, idx in by_q.items():
             ans = self.memory.predict(
                 q, [batch[i]["doc"] for i in idx], base=pred.logits[idx, self.predictor.pos]
@@ -173,8 +180,7 @@ class Student:
             # What `student:PATH?memory=` serves: the recalibrated fallback too (a one-class
             # query's own-probability is over-confident; see judgecache.distill.memory).
             prob[idx] = np.where(ans.used | ans.recalibrated, ans.prob, alone[idx])
-            used += int(ans.used.sum())
-            recalibrated += int(ans.recalibrated.sum())
+            used[idx], recalibrated[idx] = ans.used, ans.recalibrated
         return prob, alone, used, recalibrated
 
 
@@ -255,7 +261,7 @@ def simulate(
     for old in OUT.glob(f"{policy}-w*"):
         shutil.rmtree(old)  # refreshed students of an earlier run
     learns = not policy.startswith("frozen")
-    retrains = policy in ("teach", "audit", "random")
+    retrains = policy in ("teach", "audit", "audit-new", "random")
     bought: list[dict[str, Any]] = []
     student = Student(student0, embed, memory_seed if learns else None)
     rng = np.random.default_rng(args.seed + 1)
@@ -271,6 +277,17 @@ def simulate(
             audit = run_batch(prob, truth.__getitem__, audit_policy, history, batch=w)
             history.append(audit.tally)
             chosen = np.asarray(sorted(audit.labels), dtype=np.intp)
+        elif policy == "audit-new":
+            new_path = np.flatnonzero(~(used | recalibrated))
+            known = np.flatnonzero(used | recalibrated)
+            picked = [known[escalate_until(prob[known], args.target)]] if known.size else []
+            if new_path.size:
+                audit = run_batch(
+                    prob[new_path], truth[new_path].__getitem__, audit_policy, history, batch=w
+                )
+                history.append(audit.tally)
+                picked.append(new_path[np.asarray(sorted(audit.labels), dtype=np.intp)])
+            chosen = np.sort(np.concatenate(picked))
         elif policy == "random":
             chosen = rng.choice(len(batch), budget[w - 1] if budget else 0, replace=False)
         else:
@@ -290,8 +307,8 @@ def simulate(
             "agreement": round(float((decided == truth).mean()), 4),
             "student_alone_agreement": round(float(((alone >= 0.5) == truth).mean()), 4),
             "avoided_at_095": avoided_at(prob, truth),
-            "memory_answered": round(used / len(batch), 4),
-            "fallback_recalibrated": round(recalibrated / len(batch), 4),
+            "memory_answered": round(used.mean(), 4),
+            "fallback_recalibrated": round(recalibrated.mean(), 4),
             "student": student.path.name,
         }
         if audit is not None:
@@ -386,8 +403,11 @@ def main() -> None:
     for policy in args.policies.split(","):
         budget = None
         if policy == "random":  # the same weekly budget as the audited cascade (else teach)
-            paid = "audit" if "audit" in result["policies"] else "teach"
-            budget = [w["teacher_calls"] for w in result["policies"][paid]]
+            done = result["policies"]
+            paid = next((p for p in ("audit", "audit-new", "teach") if p in done), None)
+            if paid is None:
+                sys.exit("--policies: random needs audit, audit-new or teach before it")
+            budget = [w["teacher_calls"] for w in done[paid]]
         result["policies"][policy] = simulate(
             policy, weeks, student0, memory_seed, dl19, embed, args, budget
         )

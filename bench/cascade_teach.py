@@ -64,8 +64,9 @@ POS = 2
 TEACHER = {"provider": "replay", "model": "gpt-4o", "version": ""}
 OUT = REPO / "runs" / "cascade_teach"
 POLICIES = ("frozen", "frozen-audit", "memory", "teach", "audit", "audit-new", "random")
-# Policies whose escalations are corrected by a random audit of kept pairs (judgecache.cascade.audit).
-AUDITED = ("frozen-audit", "audit")
+# Policies whose escalations are corrected by a random audit of kept pairs (judgecache.cascade.audit):
+# all of a week's pairs, or (audit-new) only those the student answers alone.
+AUDITED = ("frozen-audit", "audit", "audit-new")
 
 
 def export_row(p: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +195,30 @@ def avoided_at(prob: np.ndarray, truth: np.ndarray, level: float = 0.95) -> floa
     return round(1 - k / prob.size, 4)
 
 
+def audited_week(
+    prob: np.ndarray,
+    truth: np.ndarray,
+    path: np.ndarray,
+    policy: Any,
+    history: list[Any],
+    week: int,
+    target: float,
+) -> tuple[np.ndarray, Any]:
+    """A week's teacher calls (sorted indices) and its audit: the audited rule
+    (:func:`~judgecache.cascade.audit.run_batch`, ``history`` holding this path's audits only) on
+    the ``path`` pairs, the label-free stop at ``target`` on the rest."""
+    from judgecache.cascade.audit import escalate_until, run_batch
+
+    audited, rest = np.flatnonzero(path), np.flatnonzero(~path)
+    picked = [rest[escalate_until(prob[rest], target)]] if rest.size else []
+    audit = None
+    if audited.size:
+        audit = run_batch(prob[audited], truth[audited].__getitem__, policy, history, batch=week)
+        history.append(audit.tally)
+        picked.append(audited[np.asarray(sorted(audit.labels), dtype=np.intp)])
+    return np.sort(np.concatenate(picked)).astype(np.intp), audit
+
+
 def make_audit_policy(args: argparse.Namespace, seed: int) -> Any:
     from judgecache.cascade.audit import AuditPolicy
 
@@ -255,7 +280,7 @@ def simulate(
 ) -> list[dict[str, Any]]:
     import shutil
 
-    from judgecache.cascade.audit import Overconfidence, escalate_until, run_batch
+    from judgecache.cascade.audit import Overconfidence, escalate_until
     from judgecache.distill.refresh import KEPT, RefreshOptions, refresh_student
 
     for old in OUT.glob(f"{policy}-w*"):
@@ -274,20 +299,8 @@ def simulate(
         truth = np.asarray([p["grade"] >= POS for p in batch])
         audit = None
         if policy in AUDITED:
-            audit = run_batch(prob, truth.__getitem__, audit_policy, history, batch=w)
-            history.append(audit.tally)
-            chosen = np.asarray(sorted(audit.labels), dtype=np.intp)
-        elif policy == "audit-new":
-            new_path = np.flatnonzero(~(used | recalibrated))
-            known = np.flatnonzero(used | recalibrated)
-            picked = [known[escalate_until(prob[known], args.target)]] if known.size else []
-            if new_path.size:
-                audit = run_batch(
-                    prob[new_path], truth[new_path].__getitem__, audit_policy, history, batch=w
-                )
-                history.append(audit.tally)
-                picked.append(new_path[np.asarray(sorted(audit.labels), dtype=np.intp)])
-            chosen = np.sort(np.concatenate(picked))
+            path = ~(used | recalibrated) if policy == "audit-new" else np.ones(len(batch), bool)
+            chosen, audit = audited_week(prob, truth, path, audit_policy, history, w, args.target)
         elif policy == "random":
             chosen = rng.choice(len(batch), budget[w - 1] if budget else 0, replace=False)
         else:
@@ -442,7 +455,7 @@ def print_tables(result: dict[str, Any]) -> None:
                 f"{w['week']:>4}  {w['pairs']:>5}  {w['teacher_calls']:>5}  {w['avoided']:>7.1%}  "
                 f"{w['agreement']:>9.3f}  {w['student_alone_agreement']:>5.3f}  "
                 f"{w['avoided_at_095']:>9.1%}  "
-                f"{w['memory_answered']:>6.1%}  {w.get('fallback_recalibrated', 0):>5.1%}  {note}"
+                f"{w['memory_answered']:>6.1%}  {w['fallback_recalibrated']:>5.1%}  {note}"
             )
     if rel := result.get("audit_reliability"):
         print(f"\n== frozen-audit over {rel['reps']} audit seeds (label-free rule beside it)")

@@ -32,7 +32,8 @@ and ``audit`` (as ``teach``; audit labels feed the memory and the refresh like e
 ``audit-new`` (as ``teach``) audits only where the cascade extrapolates: pairs the student answers
 alone (no memory for their query) go through the audited rule, with audits of that path only in its
 history; pairs the memory (or its recalibrated one-class fallback) answers keep the label-free stop
-at ``--target`` -- their probabilities are fitted on the query's own labels.
+at ``--target`` -- their probabilities are fitted on the query's own labels (``run_batch(...,
+fitted=mask)`` with ``AuditPolicy.fitted_target``: the library does this split).
 Reported per week: teacher calls avoided (audits count as calls) and binary agreement (grade >= 2)
 with GPT-4o over all of the week's pairs (an escalated or audited pair agrees by construction),
 pairs the memory answered, each refresh's decision with its paired delta, and for the audited
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import time
@@ -195,37 +197,13 @@ def avoided_at(prob: np.ndarray, truth: np.ndarray, level: float = 0.95) -> floa
     return round(1 - k / prob.size, 4)
 
 
-def audited_week(
-    prob: np.ndarray,
-    truth: np.ndarray,
-    path: np.ndarray,
-    policy: Any,
-    history: list[Any],
-    week: int,
-    target: float,
-) -> tuple[np.ndarray, Any]:
-    """A week's teacher calls (sorted indices) and its audit: the audited rule
-    (:func:`~judgecache.cascade.audit.run_batch`, ``history`` holding this path's audits only) on
-    the ``path`` pairs, the label-free stop at ``target`` on the rest."""
-    from judgecache.cascade.audit import escalate_until, run_batch
-
-    audited, rest = np.flatnonzero(path), np.flatnonzero(~path)
-    picked = [rest[escalate_until(prob[rest], target)]] if rest.size else []
-    audit = None
-    if audited.size:
-        audit = run_batch(prob[audited], truth[audited].__getitem__, policy, history, batch=week)
-        history.append(audit.tally)
-        picked.append(audited[np.asarray(sorted(audit.labels), dtype=np.intp)])
-    return np.sort(np.concatenate(picked)).astype(np.intp), audit
-
-
 def make_audit_policy(args: argparse.Namespace, seed: int) -> Any:
     from judgecache.cascade.audit import AuditPolicy
 
     return AuditPolicy(
         target=args.audit_target, rate=args.audit_rate, min_audit=args.audit_min,
         max_audit=args.audit_max, confidence=args.audit_confidence, window=args.audit_window,
-        seed=seed,
+        seed=seed, fitted_target=args.target,
     )  # fmt: skip
 
 
@@ -280,7 +258,7 @@ def simulate(
 ) -> list[dict[str, Any]]:
     import shutil
 
-    from judgecache.cascade.audit import Overconfidence, escalate_until
+    from judgecache.cascade.audit import Overconfidence, escalate_until, run_batch
     from judgecache.distill.refresh import KEPT, RefreshOptions, refresh_student
 
     for old in OUT.glob(f"{policy}-w*"):
@@ -299,8 +277,10 @@ def simulate(
         truth = np.asarray([p["grade"] >= POS for p in batch])
         audit = None
         if policy in AUDITED:
-            path = ~(used | recalibrated) if policy == "audit-new" else np.ones(len(batch), bool)
-            chosen, audit = audited_week(prob, truth, path, audit_policy, history, w, args.target)
+            fitted = used | recalibrated if policy == "audit-new" else None
+            audit = run_batch(prob, truth.__getitem__, audit_policy, history, w, fitted=fitted)
+            history.append(audit.tally)
+            chosen = np.asarray(sorted(audit.labels), dtype=np.intp)
         elif policy == "random":
             chosen = rng.choice(len(batch), budget[w - 1] if budget else 0, replace=False)
         else:
@@ -338,6 +318,10 @@ def simulate(
                 "low": round(lo, 4),
                 "high": round(hi, 4),
                 "expected": round(est.expected, 4),
+                "fitted": int(audit.fitted.sum()),
+                "fitted_expected": None
+                if math.isnan(fe := audit.fitted_expected)
+                else round(fe, 4),
                 "audit_kept": est.audit_kept,
                 "audit_disagreements": est.audit_disagreements,
             }

@@ -19,6 +19,14 @@ disagreement is multiplied by it: the same least-confident-first order, stopped 
 4. estimate the batch's real agreement from the audit pairs in the final kept region (a uniform
    sample of it), with a Wilson interval (:class:`AuditEstimate`).
 
+Audit only where the cascade extrapolates: pass ``fitted`` (a mask) for the pairs whose
+probabilities were fitted on the teacher's own labels of the same query (the query memory, or its
+recalibrated one-class fallback: ``Verdict.meta["path"]`` of ``student:PATH?memory=``). Those pairs
+keep the label-free stop at ``policy.fitted_target``; steps 1-4 run on the other pairs only, whose
+audits alone make the history. On DL20 weeks this is what made calls avoided rise week over week
+as the memory grew, where auditing every pair spent the audit on pairs that needed none
+(docs/benchmarks.md, "A cascade that teaches its student").
+
 By default the correction uses the ratio's one-sided 80% upper bound, not its point value: an audit
 of 20-30 pairs cannot tell ``r = 0.7`` from ``r = 2``, and then escalates as if it were 2 (the
 operating point measured on TREC DL20 weeks: docs/benchmarks.md). Audited pairs count as teacher
@@ -111,7 +119,9 @@ class AuditPolicy:
     kept pairs audited, within ``[min_audit, max_audit]`` pairs; ``confidence``: the ratio used is
     its one-sided upper bound at this level (0.5: the point estimate); ``window``: how many of the
     latest audits are pooled; ``top_up``: whether a batch whose own audit raised the ratio escalates
-    more at once (else the correction waits for the next batch).
+    more at once (else the correction waits for the next batch); ``fitted_target``: the label-free
+    expected agreement for the ``fitted`` pairs of :func:`run_batch` (None: ``target``; 0.965 is
+    the operating point measured on DL20 weeks).
     """
 
     target: float = 0.95
@@ -122,6 +132,7 @@ class AuditPolicy:
     window: int = 2
     top_up: bool = True
     seed: int = 0
+    fitted_target: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -131,7 +142,9 @@ class AuditPolicy:
             ("max_audit", _count(self.max_audit), "an integer >= 0"),
             ("confidence", 0.5 <= self.confidence < 1.0, "in [0.5, 1) (0.5: the point estimate)"),
             ("window", _count(self.window) and self.window >= 1, "an integer >= 1"),
-        ]
+            ("fitted_target", self.fitted_target is None or 0.0 < self.fitted_target < 1.0,
+             "None or an agreement in (0, 1)"),
+        ]  # fmt: skip
         for name, ok, allowed in checks:
             if not ok:
                 raise ConfigError(f"audit {name} must be {allowed}, got {getattr(self, name)!r}")
@@ -205,6 +218,19 @@ class Overconfidence:
         return cls(len(p), int(np.sum(d != t)), float(expected_misses(p).sum()))
 
     @classmethod
+    def latest(cls, tallies: Sequence[Overconfidence], window: int) -> Overconfidence:
+        """The pooled tally of the last ``window`` batches that audited anything.
+
+        A batch with nothing to audit (every pair fitted, or ``rate`` 0) holds no evidence, so it
+        does not push an earlier audit out of the window.
+
+        >>> o, none = Overconfidence(10, 1, 0.5), Overconfidence()
+        >>> Overconfidence.latest([o, none, none], window=1) == o
+        True
+        """
+        return cls.pooled([t for t in tallies if t.audited][-window:])
+
+    @classmethod
     def pooled(cls, tallies: Sequence[Overconfidence]) -> Overconfidence:
         return cls(
             sum(t.audited for t in tallies),
@@ -240,6 +266,8 @@ class AuditEstimate:
         return (self.overall(self.kept_low), self.overall(self.kept_high))
 
     def overall(self, kept_rate: float) -> float:
+        if self.n == 0:
+            return math.nan  # no pairs on the audited path (every pair was fitted)
         return (self.labelled + self.kept * kept_rate) / self.n
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +277,12 @@ class AuditEstimate:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What :func:`run_batch` did: which pairs went to the teacher, why, and its estimate."""
+    """What :func:`run_batch` did: which pairs went to the teacher, why, and its estimate.
+
+    Indices and masks cover the whole batch. ``tally`` and ``estimate`` cover the audited path: every
+    pair, or those outside ``fitted``; the fitted pairs have only their label-free
+    ``fitted_expected`` agreement (nan when none).
+    """
 
     escalated: BoolArray
     audited: IntArray
@@ -259,6 +292,8 @@ class BatchResult:
     topped_up: int
     tally: Overconfidence
     estimate: AuditEstimate
+    fitted: BoolArray
+    fitted_expected: float
 
     @property
     def teacher_calls(self) -> int:
@@ -283,29 +318,82 @@ def run_batch(
     policy: AuditPolicy,
     history: Sequence[Overconfidence] = (),
     batch: int = 0,
+    *,
+    fitted: npt.ArrayLike | None = None,
 ) -> BatchResult:
     """Escalate, audit, top up and estimate one batch (module docstring, steps 1-4).
 
     ``ask_teacher(indices)`` returns the teacher's binary labels of those pairs (called once, or
-    twice when topping up); ``history`` holds earlier batches' :attr:`BatchResult.tally`.
+    twice when topping up, plus once for the ``fitted`` pairs' escalations); ``history`` holds
+    earlier batches' :attr:`BatchResult.tally`. ``fitted`` pairs keep the label-free stop at
+    ``policy.fitted_target`` and are never audited (module docstring).
+
+    >>> week = run_batch([0.5, 0.99, 0.6, 0.97], lambda idx: [True] * len(idx),
+    ...                  AuditPolicy(target=0.9, min_audit=1), fitted=[False, False, True, True])
+    >>> sorted(week.labels), week.audited.tolist(), week.fitted_expected
+    ([0, 1, 2], [1], 0.985)
     """
     p = probability_array(probs)
+    fit = np.zeros(len(p), bool) if fitted is None else binary_array(fitted, "fitted", len(p))
+    rest = np.flatnonzero(~fit)
+    res = _audited(p[rest], lambda idx: ask_teacher(rest[idx]), policy, history, batch)
+    labels = {int(rest[i]): v for i, v in res.labels.items()}
+    escalated = np.zeros(len(p), bool)
+    escalated[rest] = res.escalated
+    fitted_expected = math.nan
+    if fit.any():
+        on_fit = np.flatnonzero(fit)
+        target = policy.target if policy.fitted_target is None else policy.fitted_target
+        more = on_fit[escalate_until(p[on_fit], target)]
+        labels = _ask(ask_teacher, more, labels)
+        escalated[more] = True
+        kept = fit & ~escalated
+        fitted_expected = 1.0 - float(expected_misses(p[kept]).sum()) / len(on_fit)
+    return BatchResult(
+        escalated,
+        rest[res.audited],
+        labels,
+        res.ratio_before,
+        res.ratio_after,
+        res.topped_up,
+        res.tally,
+        res.estimate,
+        fit,
+        fitted_expected,
+    )
+
+
+def _audited(
+    p: FloatArray,
+    ask_teacher: Teacher,
+    policy: AuditPolicy,
+    history: Sequence[Overconfidence],
+    batch: int,
+) -> BatchResult:
+    """Steps 1-4 on pairs that are all on the audited path."""
     decided = p >= 0.5
-    prior = Overconfidence.pooled(history[-policy.window :] if history else [])
-    before = prior.factor(policy.confidence)
+    before = Overconfidence.latest(history, policy.window).factor(policy.confidence)
+    if len(p) == 0:  # every pair of the batch was fitted: nothing to escalate or audit here
+        none = np.zeros(0, bool)
+        est = AuditEstimate(0, 0, 0, 0, 0, math.nan, 0.0, 1.0, math.nan)
+        return BatchResult(
+            none, none.nonzero()[0], {}, before, before, 0, Overconfidence(), est, none, math.nan
+        )
     escalated = escalate_until(p, policy.target, ratio=before)
     audited = audit_sample(~escalated, policy, batch)
     labels = _ask(ask_teacher, np.union1d(np.flatnonzero(escalated), audited), {})
     tally = Overconfidence.of(p[audited], decided[audited], [labels[int(i)] for i in audited])
-    recent = [*history[-(policy.window - 1) :], tally] if policy.window > 1 else [tally]
-    after = Overconfidence.pooled(recent).factor(policy.confidence)
+    after = Overconfidence.latest([*history, tally], policy.window).factor(policy.confidence)
     topped = 0
     if policy.top_up and after > before:
         more = escalate_until(p, policy.target, ratio=after, labelled=_mask(len(p), labels))
         labels = _ask(ask_teacher, np.flatnonzero(more), labels)
         escalated, topped = escalated | more, int(more.sum())
     est = _estimate(p, decided, audited, labels)
-    return BatchResult(escalated, audited, labels, before, after, topped, tally, est)
+    no_fit = np.zeros(len(p), bool)
+    return BatchResult(
+        escalated, audited, labels, before, after, topped, tally, est, no_fit, math.nan
+    )
 
 
 def _ask(teacher: Teacher, idx: IntArray, known: dict[int, bool]) -> dict[int, bool]:
@@ -350,5 +438,5 @@ def _estimate(
         kept_agreement=rate,
         kept_low=lo,
         kept_high=hi,
-        expected=1.0 - float(miss[kept].sum()) / n,
+        expected=1.0 - float(miss[kept].sum()) / n if n else math.nan,
     )

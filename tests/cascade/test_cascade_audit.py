@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from judgecache.cascade.audit import (
     AuditPolicy,
+    BoolArray,
+    FloatArray,
     Overconfidence,
     audit_sample,
     escalate_until,
@@ -151,6 +154,7 @@ def test_estimate_counts_labelled_pairs_and_bounds_the_kept_rate() -> None:
         ({"confidence": 0.3}, "audit confidence must be in [0.5, 1)"),
         ({"window": 0}, "audit window must be an integer >= 1, got 0"),
         ({"min_audit": 50, "max_audit": 10}, "min_audit (50) must be <= max_audit (10)"),
+        ({"fitted_target": 0.0}, "audit fitted_target must be None or an agreement in (0, 1)"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(
@@ -166,3 +170,60 @@ def test_bad_teacher_answers_and_probabilities_are_refused() -> None:
         run_batch(p, lambda idx: truth[:1], AuditPolicy(rate=0.1))
     with pytest.raises(InputError, match=r"field 'probs'.*position 1 is 1\.5"):
         run_batch([0.2, 1.5], lambda idx: truth[idx], AuditPolicy())
+    with pytest.raises(InputError, match="field 'fitted': has 2 entries"):
+        run_batch(p, lambda idx: truth[idx], AuditPolicy(), fitted=[True, False])
+
+
+def calibrated(n: int, rng: np.random.Generator) -> tuple[FloatArray, BoolArray]:
+    """A student fitted on the query's own labels: it says 0.98 / 0.02 and misses 1 pair in 50."""
+    p = np.where(np.arange(n) % 2 == 0, 0.98, 0.02)
+    truth = p >= 0.5
+    truth[rng.permutation(n)[: n // 50]] ^= True
+    return p, truth
+
+
+def test_fitted_pairs_keep_the_label_free_stop_and_are_never_audited() -> None:
+    rng = np.random.default_rng(0)
+    p_new, t_new = overconfident(600)  # extrapolating: says 0.95, right 80% of the time
+    p_fit, t_fit = calibrated(1400, rng)
+    order = rng.permutation(2000)  # the two paths interleaved in one batch
+    p, truth = np.concatenate([p_new, p_fit])[order], np.concatenate([t_new, t_fit])[order]
+    fitted = order >= 600
+    policy = AuditPolicy(target=0.95, rate=0.1, max_audit=100, seed=2, fitted_target=0.97)
+    teacher = CountingTeacher(truth)
+    res = run_batch(p, teacher, policy, batch=5, fitted=fitted)
+    assert not fitted[res.audited].any() and len(res.audited) > 0
+    assert sorted(teacher.asked) == sorted(res.labels) and res.fitted.tolist() == fitted.tolist()
+    # The path outside `fitted` is exactly run_batch on those pairs alone, indices mapped back.
+    rest = np.flatnonzero(~fitted)
+    alone = run_batch(p[rest], CountingTeacher(truth[rest]), policy, batch=5)
+    assert res.audited.tolist() == rest[alone.audited].tolist()
+    assert res.escalated[rest].tolist() == alone.escalated.tolist()
+    assert res.tally == alone.tally and res.estimate == alone.estimate
+    # The fitted pairs: the label-free rule at fitted_target, and its expected agreement.
+    on_fit = np.flatnonzero(fitted)
+    assert res.escalated[on_fit].tolist() == escalate_until(p[on_fit], 0.97).tolist()
+    kept_fit = on_fit[~res.escalated[on_fit]]
+    expected = 1 - np.minimum(p[kept_fit], 1 - p[kept_fit]).sum() / len(on_fit)
+    assert res.fitted_expected == pytest.approx(expected)
+    # Auditing every pair instead pools the two paths' evidence: the extrapolating pairs'
+    # over-confidence is charged to the fitted ones too, which costs teacher calls.
+    pooled = run_batch(p, CountingTeacher(truth), policy, batch=5)
+    assert res.teacher_calls < pooled.teacher_calls
+    assert (res.decisions(p) == truth).mean() >= 0.95
+
+
+def test_a_batch_with_every_pair_fitted_audits_nothing_and_keeps_the_history() -> None:
+    p, truth = overconfident(400)
+    policy = AuditPolicy(target=0.95, rate=0.1, seed=1)
+    first = run_batch(p, CountingTeacher(truth), policy)
+    all_fitted = run_batch(
+        p, CountingTeacher(truth), policy, [first.tally], batch=1, fitted=np.ones(400, bool)
+    )
+    assert len(all_fitted.audited) == 0 and all_fitted.tally == Overconfidence()
+    assert math.isnan(all_fitted.estimate.agreement) and all_fitted.estimate.n == 0
+    assert all_fitted.escalated.tolist() == escalate_until(p, 0.95).tolist()
+    # An empty tally holds no evidence: the next batch still corrects with the first audit.
+    history = [first.tally, all_fitted.tally]
+    nxt = run_batch(p, CountingTeacher(truth), policy, history, batch=2)
+    assert nxt.ratio_before == pytest.approx(first.ratio_after) and nxt.ratio_before > 1.0

@@ -1,4 +1,6 @@
-"""``judgecache cascade fit`` / ``judgecache cascade report``: choose a cascade band and read it.
+"""``judgecache cascade fit`` / ``report`` / ``refresh``: choose a cascade band, read it, retrain.
+
+(``judgecache cascade batch``, an audited batch with real judges, is in :mod:`.cascade_batch_cmd`.)
 
 ``fit`` scores a labels file with the student, picks the uncertain band for a target (escalate at
 most a share of traffic, or disagree with the teacher at most ``alpha`` with a confidence) and
@@ -24,6 +26,7 @@ from typing import Any
 
 import click
 
+from judgecache.cli.cascade_batch_cmd import batch
 from judgecache.cli.options import cache_option, json_option, progress_option
 from judgecache.errors import ConfigError
 
@@ -32,7 +35,7 @@ LabelsPath = click.Path(dir_okay=True, path_type=str)
 
 @click.group("cascade")
 def cascade() -> None:
-    """Choose a cascade band (fit), read what it promises (report), retrain its student (refresh)."""
+    """Choose a band (fit), read it (report), run an audited batch (batch), retrain (refresh)."""
 
 
 def default_band_path(student: str, *, max_escalation: float | None, alpha: float | None) -> Path:
@@ -354,3 +357,6 @@ def _refresh_text(r: Any) -> str:
         )
         lines.append("  its cascade band needs fitting again: judgecache cascade fit --student ...")
     return "\n".join(lines)
+
+
+cascade.add_command(batch)

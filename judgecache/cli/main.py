@@ -53,7 +53,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "cascade": (
         "judgecache.cli.cascade_cmd",
         "cascade",
-        "Choose a cascade band (fit), read it (report), retrain the student (refresh).",
+        "Choose a cascade band (fit), read it (report), run an audited batch (batch), retrain the "
+        "student (refresh).",
     ),
     "drift": (
         "judgecache.cli.drift_cmd",

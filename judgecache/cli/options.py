@@ -66,7 +66,7 @@ def output_option(help: str) -> Callable[[F], F]:
         "output_path",
         required=True,
         type=click.Path(dir_okay=False, path_type=Path),
-        callback=_existing_folder,
+        callback=existing_folder,
         help=help,
     )
 
@@ -80,10 +80,10 @@ def dollars(x: float) -> str:
     return f"${x:.6f}" if 0 < abs(x) < 0.01 else f"${x:,.2f}"
 
 
-def _existing_folder(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
+def existing_folder(ctx: click.Context, param: click.Parameter, path: Path) -> Path:
     """Refuse an output file whose folder does not exist.
 
-    >>> _existing_folder(None, None, Path("/no/such/dir/out.jsonl"))
+    >>> existing_folder(None, None, Path("/no/such/dir/out.jsonl"))
     Traceback (most recent call last):
     ...
     click.exceptions.BadParameter: cannot write /no/such/dir/out.jsonl: the folder /no/such/dir does not exist

@@ -60,6 +60,8 @@ BaseScore = Callable[[str, Sequence[str]], NDArray[Any]]
 """(query, docs) -> the base judge's score per doc (a student's logit, a zero-shot cosine)."""
 
 MEMORY_PATH, FALLBACK_PATH = "memory", "fallback"
+ONE_CLASS_CALIBRATION = "one-class"
+"""``meta["calibration"]`` of a fallback whose probability the memory's one-class map recalibrated."""
 NEW_QUERY_SIZES = (1, 2, 3, 5, 8)
 """One-class view sizes when the memory has no one-class query yet (a query newly in memory)."""
 
@@ -492,6 +494,21 @@ class QueryMemory:
         out.prob, out.recalibrated[:] = p, True
         out.why = [f"{why}; {cal.describe(positive)}"] * len(docs)
         return out
+
+
+def fitted_on_query(meta: Mapping[str, str] | None) -> bool:
+    """Whether a verdict's probability was fitted on the teacher's labels of its own query.
+
+    True for the memory path and for the one-class recalibrated fallback; an audited cascade keeps
+    a label-free stop on such pairs and audits the rest (:func:`judgecache.cascade.run_batch`).
+
+    >>> fitted_on_query({"path": "memory"}), fitted_on_query({"path": "fallback"})
+    (True, False)
+    >>> fitted_on_query({"path": "fallback", "calibration": "one-class"})
+    True
+    """
+    m = meta or {}
+    return m.get("path") == MEMORY_PATH or m.get("calibration") == ONE_CLASS_CALIBRATION
 
 
 def path_counts(metas: Iterable[Mapping[str, str] | None]) -> dict[str, int]:

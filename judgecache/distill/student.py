@@ -35,7 +35,12 @@ from judgecache.distill.calibrate import Calibrator
 from judgecache.distill.evidence import EvidenceSettings, evidence_view, weakest_claim
 from judgecache.distill.grade_cuts import apply_grade_cuts
 from judgecache.distill.lexical import LexicalScorer
-from judgecache.distill.memory import FALLBACK_PATH, MEMORY_PATH, QueryMemory
+from judgecache.distill.memory import (
+    FALLBACK_PATH,
+    MEMORY_PATH,
+    ONE_CLASS_CALIBRATION,
+    QueryMemory,
+)
 from judgecache.distill.model import PairEncoder, StudentModel, resolve_base_model
 from judgecache.distill.scoring import (
     PACK_TOKENS,
@@ -429,6 +434,12 @@ class StudentTeacher(BatchTeacher):
         quantized = "+int8" + ("-onnx" if self.predictor.runtime == "onnx" else "")
         suffix = (quantized if int8 else "") + ("+memory" if memory else "")
         self.identity = JudgeIdentity("student", spec.name, spec.version + suffix)
+        self.taught_by = JudgeIdentity(
+            spec.teacher.get("provider", ""),
+            spec.teacher.get("model", ""),
+            spec.teacher.get("version", "") or "",
+        )
+        """The teacher whose labels the student learned (and its memory reads)."""
         self.memory = self._open_memory(memory, device) if memory else None
 
     def _open_memory(self, memory: str | Path, device: str) -> QueryMemory:
@@ -436,12 +447,7 @@ class StudentTeacher(BatchTeacher):
         from judgecache.distill.text_embed import TextEmbedder
 
         spec = self.predictor.spec
-        teacher = JudgeIdentity(
-            spec.teacher.get("provider", ""),
-            spec.teacher.get("model", ""),
-            spec.teacher.get("version", "") or "",
-        )
-        source = open_source(memory, teacher, self.rubric)
+        source = open_source(memory, self.taught_by, self.rubric)
         # Neighbours are compared with the untrained base: a bi-encoder trained for similarity.
         embed = TextEmbedder.load(resolve_base_model(spec.base_model), device=device)
         return QueryMemory(source, embed, self._base_logits, self.rubric)
@@ -553,7 +559,11 @@ class StudentTeacher(BatchTeacher):
                         ),
                         score=prob,
                         reason=why,
-                        meta={"path": FALLBACK_PATH, "why": why},
+                        meta={
+                            "path": FALLBACK_PATH,
+                            "calibration": ONE_CLASS_CALIBRATION,
+                            "why": why,
+                        },
                     )
                     continue
                 prob = float(ans.prob[r])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distill_rows import make_rows, tiny_vocab, write_jsonl
+from distill_rows import graded_spec, make_rows, tiny_vocab, write_jsonl
 
 torch = pytest.importorskip("torch", reason="the distill extra (torch) is not installed")
 transformers = pytest.importorskip("transformers", reason="the distill extra is not installed")
@@ -46,3 +46,22 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def relevance_file(tmp_path: Path) -> Iterator[Path]:
     yield write_jsonl(tmp_path / "labels.jsonl", make_rows())
+
+
+@pytest.fixture(scope="session")
+def student_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved (untrained) tiny bi-encoder student of the synthetic teacher."""
+    import torch
+
+    from judgecache.distill.build import build_student
+    from judgecache.distill.calibrate import Calibrator
+    from judgecache.distill.config import LoraConfig
+    from judgecache.distill.student import save_student
+
+    out = tmp_path_factory.mktemp("memory-student")
+    torch.manual_seed(0)
+    model, tokenizer = build_student(tiny_bert, "bi", 4, LoraConfig(r=4, alpha=8))
+    model.head.set_cuts([0.2, 0.5, 0.8], scale=3.0)
+    spec = graded_spec(tiny_bert, "mem", 24, 16)
+    save_student(out, model, tokenizer, spec, Calibrator("platt"), {"chosen": None})
+    return out

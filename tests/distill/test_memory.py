@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from distill_rows import graded_spec, make_rows, write_jsonl
+from distill_rows import make_rows, write_jsonl
 
 from judgecache.distill.memory import (
     MemoryIdentityError,
@@ -19,6 +19,7 @@ from judgecache.distill.memory import (
     QueryMemory,
     RowsSource,
     file_source,
+    fitted_on_query,
     open_source,
     pair_key,
 )
@@ -237,25 +238,6 @@ def test_per_query_index_is_an_lru_of_bounded_size(embed: TextEmbedder) -> None:
     assert memory.indexes[queries[3]].keys == newest
 
 
-@pytest.fixture(scope="module")
-def student_dir(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A saved (untrained) tiny bi-encoder student of the synthetic teacher."""
-    import torch
-
-    from judgecache.distill.build import build_student
-    from judgecache.distill.calibrate import Calibrator
-    from judgecache.distill.config import LoraConfig
-    from judgecache.distill.student import save_student
-
-    out = tmp_path_factory.mktemp("memory-student")
-    torch.manual_seed(0)
-    model, tokenizer = build_student(tiny_bert, "bi", 4, LoraConfig(r=4, alpha=8))
-    model.head.set_cuts([0.2, 0.5, 0.8], scale=3.0)
-    spec = graded_spec(tiny_bert, "mem", 24, 16)
-    save_student(out, model, tokenizer, spec, Calibrator("platt"), {"chosen": None})
-    return out
-
-
 def test_student_spec_with_memory_says_which_path_gave_each_verdict(
     student_dir: Path, tmp_path: Path
 ) -> None:
@@ -270,6 +252,7 @@ def test_student_spec_with_memory_says_which_path_gave_each_verdict(
     assert v_seen.envelope.meta["path"] == "memory"
     assert v_seen.reason is not None and v_seen.reason.startswith("memory: ")
     assert v_unseen.envelope.meta["path"] == "fallback"
+    assert not fitted_on_query(v_unseen.envelope.meta) and fitted_on_query(v_seen.envelope.meta)
     assert v_unseen.reason == "fallback to the student: query not in memory"
     # The fallback for an unseen query is today's student, unchanged.
     assert v_unseen.label == plain.score(*unseen).label
@@ -300,6 +283,7 @@ def test_student_fallback_for_a_one_class_query_scores_with_the_recalibrated_pro
     got, student = judge.score(*pair), plain.score(*pair)
     memory = judge.teacher.memory  # type: ignore[attr-defined]
     assert got.envelope.meta["path"] == "fallback"
+    assert got.envelope.meta["calibration"] == "one-class" and fitted_on_query(got.envelope.meta)
     assert got.reason is not None and got.reason.startswith(
         "fallback to the student: query has one class in memory (4 labels, all negative); "
         "probability recalibrated for all-negative memories"

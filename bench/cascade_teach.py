@@ -348,6 +348,34 @@ def simulate(
     return out
 
 
+def world(
+    args: argparse.Namespace,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """DL19's pairs, the memory's DL19 seed and the DL20 weeks (seeded); the DL19 student too."""
+    pairs = load_pairs()
+    dl19 = [p for p in pairs if p["qid"].startswith("19:")]
+    dl20 = [p for p in pairs if p["qid"].startswith("20:")]
+    student0 = OUT / "student"
+    if not (student0 / "student.json").is_file():
+        took = train_student(dl19, student0, args.train_examples)
+        print(f"distilled the DL19 student in {took:.0f} s", flush=True)
+    # The cache's DL19 labels the memory holds from the start (they fit its combiner; they say
+    # nothing about DL20's queries): a seeded few per query, to bound the student's scoring.
+    rnd = random.Random(args.seed)
+    by_q: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in dl19:
+        by_q[p["qid"]].append(p)
+    memory_seed = [
+        p
+        for q in sorted(by_q)
+        for p in rnd.sample(by_q[q], min(len(by_q[q]), args.memory_per_query))
+    ]
+    sample = rnd.sample(dl20, min(args.dl20_pairs, len(dl20)))
+    week_of = np.random.default_rng(args.seed).integers(0, args.weeks, len(sample))
+    weeks = [[p for p, k in zip(sample, week_of, strict=True) if k == w] for w in range(args.weeks)]
+    return dl19, memory_seed, weeks
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weeks", type=int, default=4)
@@ -374,27 +402,8 @@ def main() -> None:
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
-    pairs = load_pairs()
-    dl19 = [p for p in pairs if p["qid"].startswith("19:")]
-    dl20 = [p for p in pairs if p["qid"].startswith("20:")]
+    dl19, memory_seed, weeks = world(args)
     student0 = OUT / "student"
-    if not (student0 / "student.json").is_file():
-        took = train_student(dl19, student0, args.train_examples)
-        print(f"distilled the DL19 student in {took:.0f} s", flush=True)
-    # The cache's DL19 labels the memory holds from the start (they fit its combiner; they say
-    # nothing about DL20's queries): a seeded few per query, to bound the student's scoring.
-    rnd = random.Random(args.seed)
-    by_q: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for p in dl19:
-        by_q[p["qid"]].append(p)
-    memory_seed = [
-        p
-        for q in sorted(by_q)
-        for p in rnd.sample(by_q[q], min(len(by_q[q]), args.memory_per_query))
-    ]
-    sample = rnd.sample(dl20, min(args.dl20_pairs, len(dl20)))
-    week_of = np.random.default_rng(args.seed).integers(0, args.weeks, len(sample))
-    weeks = [[p for p, k in zip(sample, week_of, strict=True) if k == w] for w in range(args.weeks)]
     embed = Embed()
     result: dict[str, Any] = {"args": {**vars(args), "result": str(args.result)}, "policies": {}}
     for policy in args.policies.split(","):

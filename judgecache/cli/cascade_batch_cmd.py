@@ -1,7 +1,7 @@
 """``judgecache cascade batch``: one audited cascade batch (a week's traffic) with real judges.
 
 The student (with its query memory on the teacher's cache, by default) answers every pair; the
-teacher labels the pairs the audited rule picks (:mod:`judgecache.judges.audited_batch`) through the
+teacher labels the pairs the audited rule picks (:mod:`judgecache.distill.cascade_batch`) through the
 cache, so the memory learns them at once and ``cascade refresh`` retrains on them; the audit
 tallies carry over between batches in a small ``--state`` file.
 
@@ -160,7 +160,7 @@ def _same_teacher(student: Any, teacher: Any, path: str) -> None:
 def _run(pairs: Any, judge: Any, teacher: Any, policy: Any, state: Any, progress: bool) -> Any:
     from tqdm import tqdm
 
-    from judgecache.judges.audited_batch import run_audited_batch
+    from judgecache.distill.cascade_batch import run_audited_batch
 
     bar = tqdm(total=len(pairs), desc="student", unit="pair", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)  # fmt: skip

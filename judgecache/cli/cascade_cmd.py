@@ -282,6 +282,8 @@ def report(
               help="Share of the new labels held out to compare old and new students.")  # fmt: skip
 @click.option("--calib", type=click.FloatRange(0, 1, max_open=True), default=0.2,
               show_default=True, help="Share of the new labels used to recalibrate.")  # fmt: skip
+@click.option("--max-calib-old", type=click.IntRange(0), default=1000, show_default=True,
+              help="Held-out labels of the old student added to the recalibration at most.")  # fmt: skip
 @click.option("--replay", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Old training labels replayed per new training label (against forgetting).")  # fmt: skip
 @click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
@@ -303,6 +305,7 @@ def refresh(
     max_examples: int,
     holdout: float,
     calib: float,
+    max_calib_old: int,
     replay: float,
     tolerance: float,
     min_new: int,
@@ -329,7 +332,7 @@ def refresh(
 
     opts = RefreshOptions(
         max_steps=max_steps, max_examples=max_examples, holdout=holdout, calib=calib,
-        replay=replay, tolerance=tolerance, min_new=min_new, seed=seed, bootstrap=bootstrap,
+        max_calib_old=max_calib_old, replay=replay, tolerance=tolerance, min_new=min_new, seed=seed, bootstrap=bootstrap,
         progress=progress,
     )  # fmt: skip
     result = refresh_student(student, labels, opts, output=output)

@@ -35,6 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, require_data
+
+from judgecache.io.jsonl import iter_jsonl
 from cascade_teach import OUT as TEACH_OUT
 from cascade_teach import POS, export_row, world
 
@@ -107,7 +109,7 @@ def main() -> None:
             "-o", str(out), "--target", str(args.target), "--fitted-target",
             str(args.fitted_target), "--seed", str(args.seed), "--no-progress",
         )  # fmt: skip
-        judged = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        judged = [row for _, row in iter_jsonl(out)]
         agree = sum(
             (j["label"] >= POS) == (p["grade"] >= POS) for j, p in zip(judged, batch, strict=True)
         )

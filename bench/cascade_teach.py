@@ -277,7 +277,9 @@ def simulate(
         truth = np.asarray([p["grade"] >= POS for p in batch])
         audit = None
         if policy in AUDITED:
-            fitted = used | recalibrated if policy == "audit-new" else None
+            fitted = None
+            if policy == "audit-new":  # the memory's pairs, and (default) its one-class map's
+                fitted = used | recalibrated if args.fitted == "memory+recalibrated" else used
             audit = run_batch(prob, truth.__getitem__, audit_policy, history, w, fitted=fitted)
             history.append(audit.tally)
             chosen = np.asarray(sorted(audit.labels), dtype=np.intp)
@@ -387,6 +389,12 @@ def main() -> None:
     ap.add_argument("--audit-max", type=int, default=200)
     ap.add_argument("--audit-confidence", type=float, default=0.8, help="0.5: point ratio")
     ap.add_argument("--audit-window", type=int, default=2, help="latest audits pooled")
+    ap.add_argument(
+        "--fitted",
+        choices=("memory+recalibrated", "memory"),
+        default="memory+recalibrated",
+        help="audit-new: pairs kept off the audit (the one-class map's too, or the memory's only)",
+    )
     ap.add_argument("--audit-reps", type=int, default=200, help="audit seeds, frozen student")
     ap.add_argument("--steps", type=int, default=20, help="LoRA steps per weekly refresh")
     ap.add_argument("--refresh-examples", type=int, default=400)

@@ -27,6 +27,7 @@ from judgecache.cli.options import (
     json_option,
     output_option,
     progress_option,
+    task_option,
 )
 from judgecache.errors import ConfigError
 
@@ -41,6 +42,7 @@ Share = click.FloatRange(0, 1, min_open=True, max_open=True)
 @click.option("--teacher", "teacher_spec", required=True, metavar="SPEC",
               help="The student's teacher, e.g. openai:gpt-4o (its labels are what the memory "
               "reads and the audit trusts).")  # fmt: skip
+@task_option
 @cache_option
 @click.option("--memory", default=None, metavar="URL_OR_FILE",
               help="The student's query memory [default: the --cache URL, where this command's "
@@ -72,6 +74,7 @@ def batch(
     input_path: Path,
     student: str,
     teacher_spec: str,
+    task: str,
     cache_url: str | None,
     memory: str | None,
     no_memory: bool,
@@ -95,8 +98,9 @@ def batch(
     seeded --audit-rate sample of what they keep is sent to the teacher to measure it. Each
     output line is the input line plus label, route (kept, escalated, audited), path (memory,
     fallback, student), the student's label and probability and the teacher's label. The state
-    file is written only when the batch is complete: rerun a failed batch and it asks the same
-    pairs, paid for once through the cache. Exit 0: done; 1: the teacher failed on some pairs,
+    file is written only when the batch is complete: rerun a failed batch and every label it
+    already bought comes from the cache (those labels feed the memory too, so the rerun may ask a
+    few other pairs; without a memory it asks the same ones). Exit 0: done; 1: the teacher failed on some pairs,
     or a bad input line or state file (the message names the line or field); 3: configuration
     error (an option, a teacher the student did not learn from, another teacher's state).
 
@@ -120,7 +124,7 @@ def batch(
     )  # fmt: skip
     cache = cache_url or default_cache_url()
     options = {} if no_memory else {"memory": memory or cache}
-    teacher = Judge(teacher_spec, cache=cache)
+    teacher = Judge(teacher_spec, task=task, cache=cache)
     with teacher:
         # Everything that can be refused is checked before the student's model is loaded.
         state = AuditState.load(state_path, teacher=str(teacher.teacher.identity))

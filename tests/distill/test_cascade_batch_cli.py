@@ -15,6 +15,7 @@ from distill_rows import make_rows, write_jsonl
 from judgecache.cascade.audit import Overconfidence
 from judgecache.cascade.audit_state import AuditState
 from judgecache.errors import ConfigError, InputError
+from judgecache.io.jsonl import iter_jsonl
 
 TEACHER = "replay:synthetic"
 
@@ -51,7 +52,7 @@ def world(student_dir: Path, tmp_path: Path) -> tuple[Path, list[dict[str, Any]]
 
 
 def read_out(tmp: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (tmp / "out.jsonl").read_text().splitlines()]
+    return [row for _, row in iter_jsonl(tmp / "out.jsonl")]
 
 
 def test_a_batch_labels_what_it_must_and_its_labels_teach_the_memory_by_the_next_batch(

@@ -35,10 +35,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, require_data
-
-from judgecache.io.jsonl import iter_jsonl
 from cascade_teach import OUT as TEACH_OUT
 from cascade_teach import POS, export_row, world
+
+from judgecache.io.jsonl import iter_jsonl
 
 OUT = REPO / "runs" / "cascade_batch_cli"
 

@@ -2,8 +2,8 @@
 
 :func:`~judgecache.cascade.audit.run_batch` corrects each batch by the over-confidence the latest
 audits saw, so a weekly job must keep those tallies between runs. :class:`AuditState` is that
-memory, one small JSON file: the teacher it belongs to, the next batch number (which seeds the
-batch's audit draw), every batch's tally and a one-line summary of each batch (what the weekly
+memory, one small JSON file: the teacher it belongs to, the batches so far (the next one's number,
+from 1, seeds its audit draw), every batch's tally and a one-line summary of each batch (what the weekly
 trend reads). It is written only after a batch is complete, atomically: a run killed half-way
 leaves the state as it was, so the rerun is the same batch with the same audit seed, and every
 teacher label the killed run bought comes from the cache.
@@ -13,10 +13,10 @@ Example:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "audit-state.json"
     >>> state = AuditState.load(path, teacher="openai:gpt-4o")
     >>> state.batch, state.history
-    (0, [])
+    (1, [])
     >>> state.add(Overconfidence(40, 3, 1.5), {"pairs": 800, "teacher_calls": 240}).save(path)
     >>> AuditState.load(path, teacher="openai:gpt-4o").batch
-    1
+    2
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class AuditState:
 
     @property
     def batch(self) -> int:
-        """The number of the next batch (batches done so far)."""
-        return len(self.batches)
+        """The number of the next batch, counted from 1 (it seeds that batch's audit draw)."""
+        return len(self.batches) + 1
 
     def add(self, tally: Overconfidence, summary: dict[str, Any]) -> AuditState:
         """Record a finished batch: its audit tally and its summary line (numbered here)."""

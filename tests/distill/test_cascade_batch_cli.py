@@ -82,7 +82,7 @@ def test_a_batch_labels_what_it_must_and_its_labels_teach_the_memory_by_the_next
     assert summary["audited"] == len(audited) >= 5 and all(r in new_topic for r in audited)
     assert summary["avoided"] == pytest.approx(1 - len(asked) / 120, abs=1e-4)
     state = json.loads((tmp / "state.json").read_text())
-    assert [b["batch"] for b in state["batches"]] == [0] and len(state["history"]) == 1
+    assert [b["batch"] for b in state["batches"]] == [1] and len(state["history"]) == 1
     assert state["history"][0]["audited"] == len(audited)
 
     # Next week: the labels this batch bought for the new topics are in the memory already.
@@ -90,10 +90,10 @@ def test_a_batch_labels_what_it_must_and_its_labels_teach_the_memory_by_the_next
     proc = batch(tmp, traffic, teacher_file)
     assert proc.returncode == 0, proc.stderr
     again = json.loads(proc.stdout)
-    assert again["batch"] == 1 and again["fitted"] > summary["fitted"]
+    assert again["batch"] == 2 and again["fitted"] > summary["fitted"]
     assert any(r["path"] == "memory" for r in read_out(tmp) if r["query"] in bought)
     state = json.loads((tmp / "state.json").read_text())
-    assert [b["batch"] for b in state["batches"]] == [0, 1]
+    assert [b["batch"] for b in state["batches"]] == [1, 2]
 
 
 def test_a_failed_batch_keeps_its_labels_and_the_rerun_pays_only_for_the_rest(
@@ -116,7 +116,7 @@ def test_a_failed_batch_keeps_its_labels_and_the_rerun_pays_only_for_the_rest(
     summary = json.loads(proc.stdout)
     n_failed, n_asked = int(failed[1]), int(failed[2])
     assert summary["teacher_cache_hits"] == n_asked - n_failed > 0
-    assert summary["batch"] == 0 and summary["fitted"] == 0
+    assert summary["batch"] == 1 and summary["fitted"] == 0
 
 
 def test_bad_setups_exit_3_naming_what_is_wrong(
@@ -148,7 +148,7 @@ def test_audit_state_round_trips_and_refuses_bad_fields(tmp_path: Path) -> None:
     state.add(Overconfidence(40, 3, 1.5), {"pairs": 10}).add(Overconfidence(), {"pairs": 5})
     state.save(path)
     back = AuditState.load(path, teacher="openai:gpt-4o")
-    assert back == state and back.batch == 2 and [b["batch"] for b in back.batches] == [0, 1]
+    assert back == state and back.batch == 3 and [b["batch"] for b in back.batches] == [1, 2]
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
     with pytest.raises(ConfigError, match="belongs to teacher 'openai:gpt-4o', not 'x:y'"):
         AuditState.load(path, teacher="x:y")

@@ -133,7 +133,11 @@ def run_audited_batch(
             "a cascade needs one task"
         )
     verdicts = student.score_many(pairs, progress=progress)
-    probs = np.asarray([_probability(v, i) for i, v in enumerate(verdicts)], dtype=np.float64)
+    served = np.asarray([_probability(v, i) for i, v in enumerate(verdicts)], dtype=np.float64)
+    # The rule answers a kept pair ``p >= 0.5``; a graded student's label (cut for kappa) can say
+    # the other class. Such a pair is a coin flip by the student's own account: escalate it first.
+    says_positive = np.asarray([rubric.is_positive(v.label) for v in verdicts], dtype=bool)
+    probs = np.where(says_positive == (served >= 0.5), served, 0.5)
     fitted = np.asarray([fitted_on_query(v.envelope.meta) for v in verdicts], dtype=bool)
     asked: dict[int, Verdict] = {}
 
@@ -164,7 +168,7 @@ def run_audited_batch(
                 route=route,
                 path=str(v.envelope.meta.get("path", "student")),
                 student_label=v.label,
-                student_probability=float(probs[i]),
+                student_probability=float(served[i]),
                 teacher_label=None if t is None else t.label,
             )
         )

@@ -52,12 +52,12 @@ def console() -> str:
     return str(exe)
 
 
-def jc(*args: str) -> tuple[dict[str, Any], float]:
+def jc(*args: str, ok: tuple[int, ...] = (0,)) -> tuple[dict[str, Any], float]:
     """``judgecache ARGS --json`` in a subprocess: its JSON answer and its wall time."""
     t0 = time.perf_counter()
     proc = subprocess.run([console(), *args, "--json"], capture_output=True, text=True)
     took = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         sys.exit(f"judgecache {' '.join(args[:2])} exited {proc.returncode}:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1]), took
 
@@ -132,6 +132,7 @@ def main() -> None:
                 "--output", str(OUT / f"student-w{w}"), "--max-steps", str(args.steps),
                 "--max-examples", str(args.refresh_examples), "--max-calib-old", "300",
                 "--bootstrap", "500", "--seed", str(args.seed + w), "--no-progress",
+                ok=(0, 1),  # 1: rejected, the old student serves on
             )  # fmt: skip
             row["refresh"] = {"status": res["status"], "seconds": round(t_refresh, 1)}
             if res["status"] == "kept" and res.get("output"):

@@ -444,12 +444,20 @@ class StudentTeacher(BatchTeacher):
 
     def _open_memory(self, memory: str | Path, device: str) -> QueryMemory:
         from judgecache.distill.memory import open_source
+        from judgecache.distill.stored_embeddings import StoredEmbeddings, base_digest
         from judgecache.distill.text_embed import TextEmbedder
+        from judgecache.store.naming import default_cache_dir
 
         spec = self.predictor.spec
         source = open_source(memory, self.taught_by, self.rubric)
         # Neighbours are compared with the untrained base: a bi-encoder trained for similarity.
-        embed = TextEmbedder.load(resolve_base_model(spec.base_model), device=device)
+        # Its vectors are kept on disk: a fresh process's memory would embed every label again.
+        base = resolve_base_model(spec.base_model)
+        embed = StoredEmbeddings(
+            TextEmbedder.load(base, device=device),
+            base_digest(base),
+            default_cache_dir() / "embeddings",
+        )
         return QueryMemory(source, embed, self._base_logits, self.rubric)
 
     def _base_logits(self, query: str, docs: Sequence[str]) -> NDArray[np.float64]:

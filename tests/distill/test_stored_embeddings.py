@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import numpy as np
 import pytest
 from distill_rows import make_rows, write_jsonl
@@ -72,11 +73,14 @@ def test_a_student_memory_stores_its_embeddings_and_answers_the_same(
     from judgecache import Judge
 
     monkeypatch.setenv("JUDGECACHE_DIR", str(tmp_path / "jc"))
-    labels = write_jsonl(tmp_path / "labels.jsonl", make_rows(120, n_groups=6))
+    rows = make_rows(120, n_groups=6)
+    labels = write_jsonl(tmp_path / "labels.jsonl", rows)
     pairs = [("what about apple", "apple apple text"), ("what about river", "the river")]
     cold = Judge(f"student:{student_dir}?memory={labels}", cache="memory://").score_many(pairs)
-    stored = list((tmp_path / "jc" / "embeddings").glob("*.db"))
-    assert stored, "the memory wrote no embeddings under $JUDGECACHE_DIR/embeddings"
+    with diskcache.Cache(str(tmp_path / "jc" / "embeddings")) as stored:
+        written = len(stored)
+    docs = {r["inputs"]["doc"] for r in rows}
+    assert written >= len(docs), "the memory did not store every labelled document's embedding"
     warm = Judge(f"student:{student_dir}?memory={labels}", cache="memory://").score_many(pairs)
     assert [v.envelope.meta["path"] for v in warm] == ["memory", "memory"]
     assert [v.label for v in warm] == [v.label for v in cold]

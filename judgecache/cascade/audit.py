@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -336,10 +336,10 @@ def run_batch(
     p = probability_array(probs)
     fit = np.zeros(len(p), bool) if fitted is None else binary_array(fitted, "fitted", len(p))
     rest = np.flatnonzero(~fit)
-    res = _audited(p[rest], lambda idx: ask_teacher(rest[idx]), policy, history, batch)
-    labels = {int(rest[i]): v for i, v in res.labels.items()}
+    path = _audited(p[rest], lambda idx: ask_teacher(rest[idx]), policy, history, batch)
+    labels = {int(rest[i]): v for i, v in path.labels.items()}
     escalated = np.zeros(len(p), bool)
-    escalated[rest] = res.escalated
+    escalated[rest] = path.escalated
     fitted_expected = math.nan
     if fit.any():
         on_fit = np.flatnonzero(fit)
@@ -350,17 +350,30 @@ def run_batch(
         kept = fit & ~escalated
         fitted_expected = 1.0 - float(expected_misses(p[kept]).sum()) / len(on_fit)
     return BatchResult(
-        escalated,
-        rest[res.audited],
-        labels,
-        res.ratio_before,
-        res.ratio_after,
-        res.topped_up,
-        res.tally,
-        res.estimate,
-        fit,
-        fitted_expected,
+        escalated=escalated,
+        audited=rest[path.audited],
+        labels=labels,
+        ratio_before=path.ratio_before,
+        ratio_after=path.ratio_after,
+        topped_up=path.topped_up,
+        tally=path.tally,
+        estimate=path.estimate,
+        fitted=fit,
+        fitted_expected=fitted_expected,
     )
+
+
+class _PathResult(NamedTuple):
+    """Steps 1-4 on the audited path, indexed within that path."""
+
+    escalated: BoolArray
+    audited: IntArray
+    labels: dict[int, bool]
+    ratio_before: float
+    ratio_after: float
+    topped_up: int
+    tally: Overconfidence
+    estimate: AuditEstimate
 
 
 def _audited(
@@ -369,15 +382,15 @@ def _audited(
     policy: AuditPolicy,
     history: Sequence[Overconfidence],
     batch: int,
-) -> BatchResult:
+) -> _PathResult:
     """Steps 1-4 on pairs that are all on the audited path."""
     decided = p >= 0.5
     before = Overconfidence.latest(history, policy.window).factor(policy.confidence)
     if len(p) == 0:  # every pair of the batch was fitted: nothing to escalate or audit here
-        none = np.zeros(0, bool)
         est = AuditEstimate(0, 0, 0, 0, 0, math.nan, 0.0, 1.0, math.nan)
-        return BatchResult(
-            none, none.nonzero()[0], {}, before, before, 0, Overconfidence(), est, none, math.nan
+        nothing = np.zeros(0, np.intp)
+        return _PathResult(
+            nothing.astype(bool), nothing, {}, before, before, 0, Overconfidence(), est
         )
     escalated = escalate_until(p, policy.target, ratio=before)
     audited = audit_sample(~escalated, policy, batch)
@@ -390,10 +403,7 @@ def _audited(
         labels = _ask(ask_teacher, np.flatnonzero(more), labels)
         escalated, topped = escalated | more, int(more.sum())
     est = _estimate(p, decided, audited, labels)
-    no_fit = np.zeros(len(p), bool)
-    return BatchResult(
-        escalated, audited, labels, before, after, topped, tally, est, no_fit, math.nan
-    )
+    return _PathResult(escalated, audited, labels, before, after, topped, tally, est)
 
 
 def _ask(teacher: Teacher, idx: IntArray, known: dict[int, bool]) -> dict[int, bool]:

@@ -22,13 +22,12 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from judgecache.cascade.audit import Overconfidence
+from judgecache.cascade.record import write_json_atomically
 from judgecache.errors import ConfigError, InputError
 
 STATE_VERSION = 1
@@ -72,7 +71,7 @@ class AuditState:
         return state
 
     def save(self, path: str | Path) -> None:
-        """Write the state atomically (a temporary file in the same folder, then a rename)."""
+        """Write the state atomically (:func:`~judgecache.cascade.record.write_json_atomically`)."""
         p = Path(path)
         data = {
             "version": STATE_VERSION,
@@ -80,15 +79,7 @@ class AuditState:
             "history": [asdict(t) for t in self.history],
             "batches": self.batches,
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.write("\n")
-            Path(tmp).replace(p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(p, data)
 
 
 def _parse(data: Any, path: Path) -> AuditState:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from judgecache.cascade.selection import BandSelection
 from judgecache.errors import ConfigError
@@ -35,12 +36,23 @@ def save_selection(selection: BandSelection, path: str | Path) -> Path:
     """Write the selection as JSON (a student directory gets ``cascade.json``); return the file."""
     target = selection_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"format": FORMAT, **selection.to_dict()}
+    write_json_atomically(target, {"format": FORMAT, **selection.to_dict()})
+    return target
+
+
+def write_json_atomically(target: Path, doc: Any) -> None:
+    """Write ``doc`` as JSON beside ``target`` first, then rename: readers never see half a file.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "state.json"
+    >>> write_json_atomically(p, {"b": 1, "a": [0.5]})
+    >>> json.loads(p.read_text()), [x.name for x in p.parent.iterdir()]
+    ({'a': [0.5], 'b': 1}, ['state.json'])
+    """
     text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)  # readers never see a half-written band
-    return target
+    tmp.replace(target)
 
 
 def load_selection(path: str | Path) -> BandSelection:

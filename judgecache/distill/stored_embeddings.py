@@ -79,7 +79,7 @@ class StoredEmbeddings:
 
 
 def base_digest(root: str | Path) -> str:
-    """A sha256 over a model directory's files (names and bytes): a base's identity.
+    """A base's identity: :func:`~judgecache.distill.student.files_digest` over its model files.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -87,11 +87,6 @@ def base_digest(root: str | Path) -> str:
     >>> len(base_digest(d))
     16
     """
-    h = hashlib.sha256()
-    for p in sorted(Path(root).rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            with p.open("rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-    return h.hexdigest()[:16]
+    from judgecache.distill.student import files_digest
+
+    return files_digest(sorted(p for p in Path(root).rglob("*") if p.is_file()))

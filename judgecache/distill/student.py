@@ -217,7 +217,9 @@ def files_digest(paths: Sequence[Path]) -> str:
     for p in paths:
         if p.is_file():
             h.update(p.name.encode())
-            h.update(p.read_bytes())
+            with p.open("rb") as f:  # a base's weights can be hundreds of MB: stream them
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
     return h.hexdigest()[:16]
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: the weekly loop as a user runs it -- ``judgecache cascade batch`` then ``cascade refresh``.
+"""Benchmark: the weekly loop as a user runs it: ``judgecache cascade batch``, ``cascade refresh``.
 
 The same DL19 student, DL19 memory seed and DL20 weeks as ``bench/cascade_teach.py`` (same
 ``--seed``), but every week goes through the installed console script, in a subprocess, on a real

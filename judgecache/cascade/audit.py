@@ -279,8 +279,8 @@ class AuditEstimate:
 class BatchResult:
     """What :func:`run_batch` did: which pairs went to the teacher, why, and its estimate.
 
-    Indices and masks cover the whole batch. ``tally`` and ``estimate`` cover the audited path: every
-    pair, or those outside ``fitted``; the fitted pairs have only their label-free
+    Indices and masks cover the whole batch. ``tally`` and ``estimate`` cover the audited path:
+    every pair, or those outside ``fitted``; the fitted pairs have only their label-free
     ``fitted_expected`` agreement (nan when none).
     """
 

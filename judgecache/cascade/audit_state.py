@@ -2,9 +2,9 @@
 
 :func:`~judgecache.cascade.audit.run_batch` corrects each batch by the over-confidence the latest
 audits saw, so a weekly job must keep those tallies between runs. :class:`AuditState` is that
-memory, one small JSON file: the teacher it belongs to, the batches so far (the next one's number,
-from 1, seeds its audit draw), every batch's tally and a one-line summary of each batch (what the weekly
-trend reads). It is written only after a batch is complete, atomically: a run killed half-way
+memory, one small JSON file: the teacher it belongs to, every batch's tally and a one-line summary
+of each batch (what the weekly trend reads); the next batch's number, counted from 1, seeds its
+audit draw. It is written only after a batch is complete, atomically: a run killed half-way
 leaves the state as it was, so the rerun is the same batch with the same audit seed, and every
 teacher label the killed run bought comes from the cache.
 
@@ -54,7 +54,7 @@ class AuditState:
 
     @classmethod
     def load(cls, path: str | Path, *, teacher: str) -> AuditState:
-        """The state at ``path`` (a fresh one when there is no file); another teacher's is refused."""
+        """The state at ``path`` (fresh when there is no file); another teacher's is refused."""
         p = Path(path)
         if not p.exists():
             return cls(teacher)

@@ -1,8 +1,8 @@
 """``judgecache cascade batch``: one audited cascade batch (a week's traffic) with real judges.
 
 The student (with its query memory on the teacher's cache, by default) answers every pair; the
-teacher labels the pairs the audited rule picks (:mod:`judgecache.distill.cascade_batch`) through the
-cache, so the memory learns them at once and ``cascade refresh`` retrains on them; the audit
+teacher labels the pairs the audited rule picks (:mod:`judgecache.distill.cascade_batch`) through
+the cache, so the memory learns them at once and ``cascade refresh`` retrains on them; the audit
 tallies carry over between batches in a small ``--state`` file.
 
 Example:
@@ -64,7 +64,8 @@ Share = click.FloatRange(0, 1, min_open=True, max_open=True)
               help="Audit at most this many pairs.")  # fmt: skip
 @click.option("--confidence", type=click.FloatRange(0.5, 1, max_open=True), default=0.8,
               show_default=True,
-              help="Correct by this upper bound of the over-confidence ratio (0.5: the point).")  # fmt: skip
+              help="Correct by this upper bound of the over-confidence ratio "
+              "(0.5: the point).")  # fmt: skip
 @click.option("--window", type=click.IntRange(1), default=2, show_default=True,
               help="Latest audits pooled for the correction.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the audit draws.")
@@ -100,9 +101,10 @@ def batch(
     fallback, student), the student's label and probability and the teacher's label. The state
     file is written only when the batch is complete: rerun a failed batch and every label it
     already bought comes from the cache (those labels feed the memory too, so the rerun may ask a
-    few other pairs; without a memory it asks the same ones). Exit 0: done; 1: the teacher failed on some pairs,
-    or a bad input line or state file (the message names the line or field); 3: configuration
-    error (an option, a teacher the student did not learn from, another teacher's state).
+    few other pairs; without a memory it asks the same ones). Exit 0: done; 1: the teacher failed
+    on some pairs, or a bad input line or state file (the message names the line or field); 3:
+    configuration error (an option, a teacher the student did not learn from, another teacher's
+    state).
 
     \b
     Example (weekly, then retrain on what was bought):

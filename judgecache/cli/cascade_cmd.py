@@ -283,7 +283,8 @@ def report(
 @click.option("--calib", type=click.FloatRange(0, 1, max_open=True), default=0.2,
               show_default=True, help="Share of the new labels used to recalibrate.")  # fmt: skip
 @click.option("--max-calib-old", type=click.IntRange(0), default=1000, show_default=True,
-              help="Held-out labels of the old student added to the recalibration at most.")  # fmt: skip
+              help="Held-out labels of the old student added to the recalibration, "
+              "at most.")  # fmt: skip
 @click.option("--replay", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Old training labels replayed per new training label (against forgetting).")  # fmt: skip
 @click.option("--tolerance", type=click.FloatRange(0), default=0.0, show_default=True,
@@ -332,8 +333,8 @@ def refresh(
 
     opts = RefreshOptions(
         max_steps=max_steps, max_examples=max_examples, holdout=holdout, calib=calib,
-        max_calib_old=max_calib_old, replay=replay, tolerance=tolerance, min_new=min_new, seed=seed, bootstrap=bootstrap,
-        progress=progress,
+        max_calib_old=max_calib_old, replay=replay, tolerance=tolerance, min_new=min_new,
+        seed=seed, bootstrap=bootstrap, progress=progress,
     )  # fmt: skip
     result = refresh_student(student, labels, opts, output=output)
     if as_json:

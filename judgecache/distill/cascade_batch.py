@@ -20,7 +20,8 @@ Example (a callable student and teacher; a real one is ``Judge("student:runs/rel
     ...                 else {"label": 0, "score": 0.4}, name="s", version="1", cache="memory://")
     >>> teacher = Judge(lambda q, d: 3 if q in d else 0, name="t", version="1", cache="memory://")
     >>> pairs = [("tea", "tea leaves"), ("tea", "coffee"), ("tea", "tea pot")]
-    >>> done = run_audited_batch(pairs, student, teacher, AuditPolicy(target=0.9, min_audit=1, confidence=0.5))
+    >>> policy = AuditPolicy(target=0.9, min_audit=1, confidence=0.5)
+    >>> done = run_audited_batch(pairs, student, teacher, policy)
     >>> [a.route for a in done.answers], [a.label for a in done.answers]
     (['kept', 'escalated', 'audited'], [3, 0, 3])
 """
@@ -151,10 +152,9 @@ def run_audited_batch(
                 f"it (first: pair {i + 1}: {type(err).__name__}: {err}); the labels it gave are "
                 "cached: rerun to pay only for the rest"
             )
-        for i, g in zip(idx, got, strict=True):
-            assert isinstance(g, Verdict)
-            asked[int(i)] = g
-        return [bool(rubric.is_positive(g.label)) for g in got if isinstance(g, Verdict)]
+        verdicts = [g for g in got if isinstance(g, Verdict)]  # all of them: none failed
+        asked.update(zip(idx.tolist(), verdicts, strict=True))
+        return [bool(rubric.is_positive(v.label)) for v in verdicts]
 
     result = run_batch(probs, ask_teacher, policy, history, batch, fitted=fitted)
     audited = set(result.audited.tolist())

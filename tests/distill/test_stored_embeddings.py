@@ -1,4 +1,4 @@
-"""Embeddings kept on disk: each text embedded once per base, shared by instances, bad entries redone."""
+"""Embeddings kept on disk: each text embedded once per base, shared, bad entries recomputed."""
 
 from __future__ import annotations
 

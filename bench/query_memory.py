@@ -200,9 +200,10 @@ def cosine_memory(
     doc_vec = {p["doc"]: vecs[f"d:{p['docid']}"] for p in pairs}
     q_vec = {p["query"]: vecs[f"q:{p['qid'].split(':', 1)[1]}"] for p in pairs}
     cos = np.asarray([float(doc_vec[p["doc"]] @ q_vec[p["query"]]) for p in pairs])
+    dim = next(iter(doc_vec.values())).shape[0]
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+        return np.stack([doc_vec[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
 
     def base(query: str, docs: Sequence[str]) -> np.ndarray:
         return np.asarray(embed(docs) @ q_vec[query])
@@ -216,32 +217,26 @@ def cosine_memory(
     return cos, embed, QueryMemory(RowsSource(identity, rows), embed, base, get_rubric("relevance"))
 
 
-def run_share(
-    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], share: float, seed: int, n_boot: int
+def memory_answers(
+    pairs: list[dict[str, Any]], vecs: dict[str, np.ndarray], in_memory: np.ndarray
 ) -> dict[str, Any]:
-    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
-
-    in_memory = memory_split(pairs, share, seed)
+    """One base's answers for every pair: ``zero-shot+cuts`` (label, prob), the memory's (label,
+    prob, which pairs it answered, why), the cosine, and the fit / predict seconds."""
+    in_memory_grades = np.asarray([p["grade"] for p in pairs])[in_memory]
     cos, _, memory = cosine_memory(pairs, vecs, in_memory)
     t0 = time.perf_counter()
     memory.refresh()
     memory.fit()
     fit_s = time.perf_counter() - t0
-
-    truth = np.asarray([p["grade"] for p in pairs])
-    mem_g = truth[in_memory]
-    cuts, platt = fitted_cuts(cos[in_memory], mem_g)
-    held = np.flatnonzero(~in_memory)
+    cuts, platt = fitted_cuts(cos[in_memory], in_memory_grades)
     fb_label = (cos[:, None] >= cuts[None, :]).sum(axis=1)
     fb_prob = platt(cos)
-    zs_label = (cos[:, None] >= np.asarray(RELEVANCE_CUTS)[None, :]).sum(axis=1)
-    zs_prob = 1 / (1 + np.exp(-SHARPNESS * (cos - RELEVANCE_CUTS[1])))
     m_label, m_prob = fb_label.copy(), fb_prob.copy()
     used = np.zeros(len(pairs), bool)
     why: dict[str, int] = defaultdict(int)
     t0 = time.perf_counter()
     held_by_q: dict[str, list[int]] = defaultdict(list)
-    for i in held.tolist():
+    for i in np.flatnonzero(~in_memory).tolist():
         held_by_q[pairs[i]["query"]].append(i)
     for q, idx in held_by_q.items():
         ans = memory.predict(q, [pairs[i]["doc"] for i in idx], base=cos[idx])
@@ -253,25 +248,67 @@ def run_share(
         for w, u, r in zip(ans.why, ans.used, ans.recalibrated, strict=True):
             # One bucket per reason, not per label count ("one class (14 labels...)").
             why["memory" if u else w.split(";")[0].split(" (")[0] + (" [recal]" if r else "")] += 1
-    predict_s = time.perf_counter() - t0
+    return {
+        "cos": cos,
+        "cuts": (fb_label, fb_prob),
+        "memory": (m_label, m_prob),
+        "used": used,
+        "why": dict(why),
+        "fit_s": round(fit_s, 2),
+        "predict_s": round(time.perf_counter() - t0, 2),
+        "combiner": memory.combiner.describe() if memory.combiner else None,
+    }
+
+
+def run_share(
+    pairs: list[dict[str, Any]],
+    vecs: dict[str, np.ndarray],
+    share: float,
+    seed: int,
+    n_boot: int,
+    other_bases: dict[str, dict[str, np.ndarray]] | None = None,
+) -> dict[str, Any]:
+    """One memory share: every judge on the same held-out pairs; ``other_bases`` (name -> vectors)
+    add a ``memory[NAME]`` and ``zero-shot+cuts[NAME]`` row each, paired against the default's."""
+    from judgecache.distill.embedding import RELEVANCE_CUTS, SHARPNESS
+
+    in_memory = memory_split(pairs, share, seed)
+    main = memory_answers(pairs, vecs, in_memory)
+    cos, used = main["cos"], main["used"]
+    truth = np.asarray([p["grade"] for p in pairs])
+    held = np.flatnonzero(~in_memory)
+    zs_label = (cos[:, None] >= np.asarray(RELEVANCE_CUTS)[None, :]).sum(axis=1)
+    zs_prob = 1 / (1 + np.exp(-SHARPNESS * (cos - RELEVANCE_CUTS[1])))
 
     groups = np.asarray([pairs[i]["qid"] for i in held])
     gpt4 = np.asarray([p["gpt4"] for p in pairs])
     judged = {
         "zero-shot": (zs_label[held], zs_prob[held]),
-        "zero-shot+cuts": (fb_label[held], fb_prob[held]),
-        "memory": (m_label[held], m_prob[held]),
+        "zero-shot+cuts": (main["cuts"][0][held], main["cuts"][1][held]),
+        "memory": (main["memory"][0][held], main["memory"][1][held]),
         "gpt-4": (gpt4[held], None),
     }
     deltas = [("memory", "zero-shot"), ("memory", "zero-shot+cuts"), ("memory", "gpt-4")]
+    others: dict[str, Any] = {}
+    for name, other_vecs in (other_bases or {}).items():
+        ans = memory_answers(pairs, other_vecs, in_memory)
+        others[name] = {k: ans[k] for k in ("why", "fit_s", "predict_s")}
+        judged[f"zero-shot+cuts[{name}]"] = (ans["cuts"][0][held], ans["cuts"][1][held])
+        judged[f"memory[{name}]"] = (ans["memory"][0][held], ans["memory"][1][held])
+        deltas += [
+            (f"memory[{name}]", "memory"),
+            (f"memory[{name}]", "gpt-4"),
+            (f"zero-shot+cuts[{name}]", "zero-shot+cuts"),
+        ]
     result: dict[str, Any] = {
         "share": share,
         "memory_labels": int(in_memory.sum()),
         "held_out": int(held.size),
-        "paths": dict(why),
-        "fit_s": round(fit_s, 2),
-        "predict_s": round(predict_s, 2),
-        "combiner": memory.combiner.describe() if memory.combiner else None,
+        "paths": main["why"],
+        "fit_s": main["fit_s"],
+        "predict_s": main["predict_s"],
+        "combiner": main["combiner"],
+        "other_bases": others,
         "all": cluster_bootstrap(groups, truth[held], judged, deltas, n=n_boot, seed=seed),
     }
     # Each path apart: the memory path's pairs and the fallback's, with the same baselines.
@@ -306,14 +343,21 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "result.json"))
+    ap.add_argument(
+        "--compare-bases",
+        default="",
+        help="packaged bases (comma-separated, e.g. mpnet) whose memory is compared, paired, with "
+        "MiniLM's on the same pairs (embed them first: query_memory_embed.py --base NAME)",
+    )
     args = ap.parse_args()
     require_data()
     t0 = time.perf_counter()
     pairs = load_pairs()
     vecs = load_or_embed()
+    others = {b: load_or_embed(b) for b in args.compare_bases.split(",") if b}
     results = []
     for share in (float(s) for s in args.shares.split(",")):
-        r = run_share(pairs, vecs, share, args.seed, args.boot)
+        r = run_share(pairs, vecs, share, args.seed, args.boot, others)
         results.append(r)
         a = r["all"]
         print(
@@ -329,6 +373,17 @@ def main() -> None:
             "memory - zero-shot",
             "memory - zero-shot+cuts",
             "memory - gpt-4",
+            *(
+                f"{k}[{b}]{d}"
+                for b in others
+                for k, d in (
+                    ("zero-shot+cuts", ""),
+                    ("memory", ""),
+                    ("memory", " - memory"),
+                    ("memory", " - gpt-4"),
+                    ("zero-shot+cuts", " - zero-shot+cuts"),
+                )
+            ),
         ):
             cells = "  ".join(f"{m} {v['value']:+.3f} {v['ci']}" for m, v in a[j].items())
             print(f"{j:>24}: {cells}")

@@ -1,8 +1,10 @@
-"""Embed every DL19 + DL20 passage and query once with the packaged MiniLM (bench/query_memory.py's cache).
+"""Embed every DL19 + DL20 passage and query once with a packaged base (bench/query_memory.py's cache).
 
-    flock /tmp/jc-heavy.lock python bench/query_memory_embed.py   # ~4 min on 2 shared cores
+    flock /tmp/jc-heavy.lock python bench/query_memory_embed.py                # MiniLM, ~7-11 min
+    flock /tmp/jc-heavy.lock python bench/query_memory_embed.py --base mpnet   # ~46 min on 2 cores
 
-Writes runs/query_memory/embeddings.npz (gitignored): ids (``q:QID`` / ``d:DOCID``) and unit vectors.
+Writes runs/query_memory/embeddings.npz (MiniLM) or embeddings-BASE.npz (gitignored): ids
+(``q:QID`` / ``d:DOCID``) and unit vectors. Saved every ``CHUNK`` texts, so a killed run resumes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, require_data, trec_files
 
-CACHE = REPO / "runs" / "query_memory" / "embeddings.npz"
+CHUNK = 2000
+
+
+def cache_path(base: str = "default") -> Path:
+    """Where ``base``'s vectors are kept (MiniLM keeps its original file name)."""
+    name = "embeddings.npz" if base in ("default", "minilm") else f"embeddings-{base}.npz"
+    return REPO / "runs" / "query_memory" / name
 
 
 def texts() -> dict[str, str]:
@@ -32,32 +40,40 @@ def texts() -> dict[str, str]:
     return out
 
 
-def load_or_embed() -> dict[str, np.ndarray]:
-    """The cached vectors, computing (and saving) the missing ones."""
+def load_or_embed(base: str = "default") -> dict[str, np.ndarray]:
+    """``base``'s cached vectors, computing (and saving, chunk by chunk) the missing ones."""
     import torch
 
     from judgecache.distill.text_embed import TextEmbedder
 
+    cache = cache_path(base)
     have: dict[str, np.ndarray] = {}
-    if CACHE.is_file():
-        z = np.load(CACHE)
+    if cache.is_file():
+        z = np.load(cache)
         have = dict(zip(z["ids"].tolist(), z["vecs"], strict=True))
     todo = {k: v for k, v in texts().items() if k not in have}
     if todo:
         torch.set_num_threads(2)
-        emb = TextEmbedder.load("default")
+        emb = TextEmbedder.load(base)
         keys = list(todo)
         t0 = time.perf_counter()
-        vecs = emb([todo[k] for k in keys])
-        took = time.perf_counter() - t0
-        print(f"embedded {len(keys)} texts in {took:.0f} s ({len(keys) / took:.0f} texts/s)")
-        have.update(zip(keys, vecs, strict=True))
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        ids = list(have)
-        np.savez(CACHE, ids=np.asarray(ids), vecs=np.stack([have[i] for i in ids]))
+        for start in range(0, len(keys), CHUNK):
+            part = keys[start : start + CHUNK]
+            have.update(zip(part, emb([todo[k] for k in part]), strict=True))
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            ids = list(have)
+            np.savez(cache, ids=np.asarray(ids), vecs=np.stack([have[i] for i in ids]))
+            done = start + len(part)
+            took = time.perf_counter() - t0
+            print(f"{base}: {done}/{len(keys)} texts in {took:.0f} s ({done / took:.1f} texts/s)")
     return have
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", default="default", help="a packaged base: default (MiniLM), mpnet")
+    args = ap.parse_args()
     require_data()
-    print(len(load_or_embed()), "vectors in", CACHE)
+    print(len(load_or_embed(args.base)), "vectors in", cache_path(args.base))

@@ -76,6 +76,8 @@ class TrainConfig:
     :mod:`judgecache.distill.lexical`), fitted with the head before any LoRA step.
     ``maxsim: true`` (bi only) also gives it the late-interaction score of the encoder's token
     vectors (:mod:`judgecache.distill.maxsim`), fitted the same way and adapted by LoRA.
+    ``pairwise: W`` (W > 0) trains on batches of one query's pairs and adds W times a RankNet loss
+    (a better-labelled document of the query should score higher) to the pointwise loss.
     """
 
     epochs: int = 1
@@ -97,6 +99,7 @@ class TrainConfig:
     progress: bool = True
     lexical: bool = False
     maxsim: bool = False
+    pairwise: float = 0.0
 
 
 @dataclass
@@ -208,6 +211,8 @@ class DistillConfig:
                 raise ConfigError(f"{k} must be positive, got {v}")
         if self.train.lr <= 0 or self.train.head_lr <= 0:
             raise ConfigError("train.lr and train.head_lr must be positive")
+        if not self.train.pairwise >= 0:
+            raise ConfigError(f"train.pairwise must be >= 0, got {self.train.pairwise}")
         if self.evidence.max_words < 0:
             raise ConfigError(f"evidence.max_words must be >= 0, got {self.evidence.max_words}")
         if (self.evidence.max_words or self.evidence.split_claims) and self.task != "faithfulness":

@@ -20,7 +20,6 @@ Example (the real thing needs labels and a base model; see ``configs/distill/``)
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -59,10 +58,11 @@ from judgecache.distill.scoring import (
     predict_logits,
 )
 from judgecache.distill.stages import StageLog
-from judgecache.distill.student import Predictor, StudentSpec, save_student
+from judgecache.distill.student import Predictions, Predictor, StudentSpec, save_student
 from judgecache.distill.threshold import choose_threshold, lower_bound
 from judgecache.distill.train import (
     TrainResult,
+    batch_plan,
     fit_head,
     init_head,
     resolve_device,
@@ -72,8 +72,12 @@ from judgecache.distill.train import (
     train_student,
 )
 from judgecache.errors import DistillationError, InsufficientDataError
+from judgecache.io.jsonl import write_jsonl
 from judgecache.stats import cohen_kappa, paired_difference
 from judgecache.store.url import redact_url
+
+PREDICTIONS_FILE = "eval_predictions.jsonl"
+"""Per held-out pair: the teacher's label and each judge's label and probability."""
 
 EVAL_SPLITS = ("test", "test_seen")
 
@@ -244,7 +248,7 @@ def run_distill(
         cal = calibrate(cfg, prep, setup, st_logits, zs.logits)
     spec = student_spec(cfg, prep, setup)
     with log.stage("evaluate", "agreement with the teacher on held-out pairs"):
-        evaluation, warns = evaluate_splits(cfg, prep, setup, spec, zs, cal, st_logits)
+        evaluation, warns, predictions = evaluate_splits(cfg, prep, setup, spec, zs, cal, st_logits)
     for text in warns:
         log.warn(text)
     metrics = _metrics(cfg, prep, setup, zs, cal, result, evaluation)
@@ -252,6 +256,7 @@ def run_distill(
     metrics["wall_seconds"] = round(time.perf_counter() - t0, 1)
     with log.stage("save", f"writing the student, metrics and model card to {out}"):
         spec = save(cfg, out, setup, spec, cal, metrics)
+        write_jsonl(out / PREDICTIONS_FILE, predictions)
         record_distill_run(out, prep.labels, prep.splits["train"])  # for `cascade refresh`
     if cal.refusal is not None:
         raise InsufficientDataError(
@@ -275,6 +280,12 @@ def _training_note(cfg: DistillConfig, setup: Setup, result: TrainResult) -> str
             f"gain for {cfg.train.patience} evaluations ({best}; those weights are kept)"
         )
     return f"{result.steps} steps; {best}"
+
+
+def planned_steps(cfg: DistillConfig, train: Sequence[EncodedPair], part: LabelSet) -> int:
+    """The steps the schedule plans: batches per epoch (as the loop cuts them) times epochs."""
+    plan = batch_plan(cfg.train, [e.cost for e in train], [p.first for p in part.pairs])
+    return len(plan(cfg.train.batch_size, random.Random(0))) * cfg.train.epochs
 
 
 def build(cfg: DistillConfig, prep: Prepared) -> Setup:
@@ -327,7 +338,7 @@ def build(cfg: DistillConfig, prep: Prepared) -> Setup:
         model, tokenizer, pe, enc, train_part, val_part, lexical, values, positive,
         positive_index(values, positive) - 1, device, split_sizes,
         ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]], binary,
-        math.ceil(len(train_part) / cfg.train.batch_size) * cfg.train.epochs,
+        planned_steps(cfg, enc["train"], train_part),
         {n: v[0] for n, v in views.items()}, {n: v[1] for n, v in views.items()},
     )  # fmt: skip
     return setup
@@ -415,6 +426,7 @@ def fit(
         checkpoint_dir=out / "checkpoint",
         resume=resume,
         stop_after_steps=stop_after_steps,
+        groups=[p.first for p in setup.train_part.pairs],  # the query: pairwise batches
     )
 
 
@@ -484,8 +496,9 @@ def evaluate_splits(
     zs: ZeroShot,
     cal: Calibrated,
     st_logits: dict[str, torch.Tensor],
-) -> tuple[dict[str, Any], list[str]]:
-    """Student and baselines against the teacher per held-out split, and degeneracy warnings."""
+) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
+    """Student and baselines against the teacher per held-out split, degeneracy warnings, and
+    one row per held-out pair (:func:`prediction_rows`)."""
     humans: dict[tuple[str, str], int] = {}
     for path in cfg.eval.human_qrels:
         humans.update(read_qrels(path))
@@ -493,6 +506,7 @@ def evaluate_splits(
     threshold_value = chosen["threshold"] if chosen else None
     evaluation: dict[str, Any] = {}
     warns: list[str] = []
+    rows: list[dict[str, Any]] = []
     binary, pe = prep.binary, setup.pe
     for name in [n for n in EVAL_SPLITS if n in prep.splits]:
         part = prep.splits[name]
@@ -511,6 +525,7 @@ def evaluate_splits(
             )
             judged["zero_shot_cuts"] = zs_tuned.from_logits(zs.logits[name].numpy())
         truth = np.asarray(_target_values(part, binary))
+        rows.extend(prediction_rows(name, part, truth, judged))
         evaluation[name] = compare(
             part,
             binary=binary,
@@ -535,7 +550,28 @@ def evaluate_splits(
         warning = degenerate_warning(name, judged["student"].labels, setup.positive)
         if warning:
             warns.append(warning)
-    return evaluation, warns
+    return evaluation, warns, rows
+
+
+def prediction_rows(
+    split: str, part: LabelSet, truth: np.ndarray[Any, Any], judged: dict[str, Predictions]
+) -> list[dict[str, Any]]:
+    """One JSON row per held-out pair: its texts, meta, the teacher's label and each judge's label
+    and calibrated probability -- what a paired comparison of two students joins on."""
+    return [
+        {
+            "split": split,
+            "first": p.first,
+            "second": p.second,
+            "meta": dict(p.meta),
+            "teacher": int(truth[i]),
+            **{
+                j: {"label": int(pred.labels[i]), "prob": round(float(pred.prob[i]), 6)}
+                for j, pred in judged.items()
+            },
+        }
+        for i, p in enumerate(part.pairs)
+    ]
 
 
 def degenerate_warning(split: str, labels: np.ndarray[Any, Any], positive: int) -> str | None:

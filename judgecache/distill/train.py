@@ -2,6 +2,8 @@
 
 Loss: one binary cross-entropy per cumulative threshold ``P(label >= k)`` -- an ordinal loss for
 grades, plain BCE (with soft targets where the teacher gave probabilities) for binary labels.
+With ``train.pairwise`` each batch holds one query's pairs and a RankNet term is added: within
+the query, a better-labelled document should score higher (:func:`ranknet_loss`).
 Checkpoints hold the trainable weights, the optimizer state and the RNG state as safetensors plus
 a JSON file (never pickle), so a resumed run continues exactly where it stopped.
 
@@ -213,6 +215,52 @@ def bucketed_batches(costs: Sequence[int], batch_size: int, rng: random.Random) 
     return batches
 
 
+def query_batches(groups: Sequence[object], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of one group (query) each: shuffle within each group, cut, shuffle the batches.
+
+    >>> b = query_batches(["a", "a", "b", "a", "b"], 2, random.Random(0))
+    >>> sorted(sorted(x) for x in b)
+    [[0, 1], [2, 4], [3]]
+    """
+    by_group: dict[object, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    batches: list[list[int]] = []
+    for idx in by_group.values():
+        rng.shuffle(idx)
+        batches.extend(idx[j : j + batch_size] for j in range(0, len(idx), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_plan(
+    cfg: TrainConfig, costs: Sequence[int], groups: Sequence[object] | None
+) -> Callable[[int, random.Random], list[list[int]]]:
+    """How an epoch is cut into batches: by query with ``cfg.pairwise``, else length-bucketed."""
+    if cfg.pairwise > 0 and groups is not None:
+        return partial(query_batches, groups)
+    return partial(bucketed_batches, costs)
+
+
+def ranknet_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean ``log(1 + exp(-(s_i - s_j)))`` over the pairs where ``i`` is labelled above ``j``.
+
+    ``targets`` are the cumulative targets (a pair's grade is their sum); no ordered pair: 0.
+
+    >>> t = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    >>> round(float(ranknet_loss(torch.tensor([2.0, 0.0]), t)), 4)   # log(1 + e^-2)
+    0.1269
+    >>> float(ranknet_loss(torch.tensor([2.0, 0.0]), torch.zeros(2, 2)))
+    0.0
+    """
+    grade = targets.sum(dim=1)
+    above = grade[:, None] > grade[None, :]
+    if not bool(above.any()):
+        return scores.sum() * 0.0
+    diff = scores[:, None] - scores[None, :]
+    return torch.nn.functional.softplus(-diff[above]).mean()
+
+
 @dataclass
 class TrainResult:
     """What the loop did: steps, time, the loss curve and the validation history."""
@@ -383,11 +431,14 @@ def _batch_loss(
     targets: torch.Tensor,
     batch: list[int],
     device: torch.device,
+    pairwise: float = 0.0,
 ) -> torch.Tensor:
     """This rank's share of the mean BCE of ``batch``, scaled so the ranks' mean is the whole.
 
     One process: the plain mean. Under DDP each rank sums over its share and divides by the
     batch's element count times the world size, because DDP averages gradients over ranks.
+    ``pairwise`` adds that weight times :func:`ranknet_loss` over the rank's share (the score is
+    the first cumulative logit: every cut shares it, so differences are the score's).
     """
     rank, size = (dist.get_rank(), dist.get_world_size()) if distributed.active() else (0, 1)
     mine = distributed.share(batch, rank, size)
@@ -395,10 +446,14 @@ def _batch_loss(
     weight = 1.0 if mine else 0.0
     mine = mine or batch[:1]
     logits = forward([train[i] for i in mine])
+    mine_targets = targets[mine].to(device)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        logits, targets[mine].to(device), reduction="sum"
+        logits, mine_targets, reduction="sum"
     )
-    return loss * (weight * size / (len(batch) * targets.shape[1]))
+    loss = loss * (weight * size / (len(batch) * targets.shape[1]))
+    if pairwise > 0:
+        loss = loss + weight * pairwise * ranknet_loss(logits[:, 0], mine_targets)
+    return loss
 
 
 def _evaluate(
@@ -454,17 +509,22 @@ def train_student(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     stop_after_steps: int | None = None,
+    groups: Sequence[object] | None = None,
 ) -> TrainResult:
     """Train LoRA + head; keep the weights of the best validation agreement.
 
+    ``groups`` (one per training pair: its query) are needed by ``cfg.pairwise``.
     ``stop_after_steps`` ends the run early after writing a checkpoint (to test resuming).
     Under ``torchrun`` the ranks train one model data-parallel (see
     :mod:`judgecache.distill.distributed`); ranks > 0 exit when training ends.
     """
+    if cfg.pairwise > 0 and (groups is None or len(groups) != len(train)):
+        raise DistillationError("train.pairwise needs the query of every training pair")
     device = distributed.setup(resolve_device(cfg.device))
     model.to(device)
     optimizer = _optimizer(model, cfg)
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    batches_of = batch_plan(cfg, [e.cost for e in train], groups)
+    steps_per_epoch = len(batches_of(cfg.batch_size, random.Random(cfg.seed)))
     total = steps_per_epoch * cfg.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total, int(cfg.warmup_ratio * total))
@@ -480,7 +540,7 @@ def train_student(
     forward = distributed.wrap(_HeadForward(model, pe, device), device)
     stopped = _run_epochs(
         loop, forward, model, optimizer, schedule, train, train_targets, cfg, evaluate,
-        device=device, total=total, steps_per_epoch=steps_per_epoch,
+        batches_of, device=device, total=total, steps_per_epoch=steps_per_epoch,
         checkpoint_dir=checkpoint_dir, stop_after_steps=stop_after_steps, has_val=bool(val),
     )  # fmt: skip
     if stopped is None:  # stopped on request, to test resuming: keep the last weights
@@ -504,6 +564,7 @@ def _run_epochs(
     targets: torch.Tensor,
     cfg: TrainConfig,
     evaluate: Callable[[], float],
+    batches_of: Callable[[int, random.Random], list[list[int]]],
     *,
     device: torch.device,
     total: int,
@@ -516,18 +577,17 @@ def _run_epochs(
     from tqdm import tqdm
 
     eval_every = cfg.eval_every or steps_per_epoch
-    costs = [e.cost for e in train]
     params = list(_trainable(model).values())
     show = cfg.progress and distributed.is_writer()
     bar = tqdm(total=total, initial=loop.step, disable=not show, desc="distill", unit="step")
     try:
         for epoch in range(loop.step // steps_per_epoch, cfg.epochs):
             rng = random.Random(cfg.seed * 1009 + epoch)
-            for b_index, batch in enumerate(bucketed_batches(costs, cfg.batch_size, rng)):
+            for b_index, batch in enumerate(batches_of(cfg.batch_size, rng)):
                 if epoch * steps_per_epoch + b_index < loop.step:
                     continue  # already done before the resume point
                 forward.train()
-                loss = _batch_loss(forward, train, targets, batch, device)
+                loss = _batch_loss(forward, train, targets, batch, device, cfg.pairwise)
                 optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(params, 1.0)

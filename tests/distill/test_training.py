@@ -14,9 +14,10 @@ from safetensors.torch import load_file
 
 from judgecache.distill.config import DistillConfig
 from judgecache.distill.data import labels_from_rows
-from judgecache.distill.pipeline import DistillResult, run_distill
+from judgecache.distill.pipeline import PREDICTIONS_FILE, DistillResult, run_distill
 from judgecache.distill.student import StudentTeacher, export_merged, load_predictor
 from judgecache.judges.rubric import get_rubric
+from judgecache.stats import cohen_kappa
 
 pytestmark = pytest.mark.distill
 
@@ -47,6 +48,26 @@ def test_training_lowers_loss_and_beats_zero_shot(trained: Trained) -> None:
     assert (
         r.metrics["train"]["best_val_agreement"] > r.metrics["train"]["history"][0]["val_agreement"]
     )
+
+
+def test_eval_predictions_hold_every_held_out_pair_and_reproduce_the_metrics(
+    trained: Trained,
+) -> None:
+    rows = [json.loads(line) for line in (trained.result.output / PREDICTIONS_FILE).open()]
+    metrics = trained.result.metrics["eval"]
+    assert {r["split"] for r in rows} == set(metrics)
+    for split, m in metrics.items():
+        mine = [r for r in rows if r["split"] == split]
+        assert len(mine) == m["n"]
+        for judge in ("student", "zero_shot"):
+            k = cohen_kappa(
+                [r["teacher"] for r in mine],
+                [r[judge]["label"] for r in mine],
+                labels=[0, 1, 2, 3],
+                weighting="quadratic",
+            )
+            assert k == pytest.approx(m[judge]["weighted_kappa"]["value"], abs=1e-3)
+        assert all(0.0 <= r["student"]["prob"] <= 1.0 and "qid" in r["meta"] for r in mine)
 
 
 def test_artifacts_are_json_and_safetensors_and_reload_identically(trained: Trained) -> None:

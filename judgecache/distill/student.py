@@ -455,17 +455,28 @@ class StudentTeacher(BatchTeacher):
         # Neighbours are compared with the untrained base: a bi-encoder trained for similarity.
         # Its vectors are kept on disk: a fresh process's memory would embed every label again.
         base = resolve_base_model(spec.base_model)
-        embed = StoredEmbeddings(
-            TextEmbedder.load(base, device=device),
-            base_digest(base),
-            default_cache_dir() / "embeddings",
+        digest = base_digest(base)
+        root = default_cache_dir()
+        embed = StoredEmbeddings(TextEmbedder.load(base, device=device), digest, root / "embeddings")
+        # So are the student's logits of the labelled documents (the memory's base scores): each
+        # fresh process -- every dashboard refresh -- would score them all again. They change with
+        # the student (its version and int8 suffix) and its base, so both key them.
+        self._stored_logits = StoredEmbeddings(
+            self._pair_logits, f"{self.identity.version}:{digest}", root / "student-logits"
         )
         return QueryMemory(source, embed, self._base_logits, self.rubric)
 
     def _base_logits(self, query: str, docs: Sequence[str]) -> NDArray[np.float64]:
-        """The student's positive-class logit of each (query, doc): the memory's base score."""
-        logits = self.predictor.predict([(query, d) for d in docs]).logits
-        return np.asarray(logits[:, self.predictor.pos], dtype=np.float64)
+        """The student's positive-class logit of each (query, doc): the memory's base score,
+        read from the logits kept on disk where this student scored the pair before."""
+        stored = self._stored_logits([json.dumps([query, d]) for d in docs])
+        return np.asarray(stored[:, 0], dtype=np.float64)
+
+    def _pair_logits(self, pairs: Sequence[str]) -> NDArray[np.float32]:
+        """``(n, 1)`` positive-class logits of JSON ``[query, doc]`` pairs (the stored unit)."""
+        decoded = [tuple(json.loads(p)) for p in pairs]
+        logits = self.predictor.predict([(q, d) for q, d in decoded]).logits
+        return np.asarray(logits[:, [self.predictor.pos]], dtype=np.float32)
 
     def prompt_material(self, rubric: Rubric) -> dict[str, Any]:
         # The student reads no prompt: only the task shape matters to its answer.

@@ -85,3 +85,36 @@ def test_a_student_memory_stores_its_embeddings_and_answers_the_same(
     assert [v.envelope.meta["path"] for v in warm] == ["memory", "memory"]
     assert [v.label for v in warm] == [v.label for v in cold]
     assert [v.score for v in warm] == pytest.approx([v.score for v in cold], abs=1e-6)
+
+
+def test_a_student_memory_stores_its_logits_of_the_labelled_documents(
+    student_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from judgecache import Judge
+    from judgecache.distill.student import StudentTeacher
+
+    monkeypatch.setenv("JUDGECACHE_DIR", str(tmp_path / "jc"))
+    scored: list[str] = []
+    pair_logits = StudentTeacher._pair_logits
+
+    def counting(self: StudentTeacher, pairs: Sequence[str]) -> Any:
+        scored.extend(pairs)
+        return pair_logits(self, pairs)
+
+    monkeypatch.setattr(StudentTeacher, "_pair_logits", counting)
+    labels = write_jsonl(tmp_path / "labels.jsonl", make_rows(120, n_groups=6))
+    pairs = [("what about apple", "apple apple text"), ("what about river", "the river")]
+    cold = Judge(f"student:{student_dir}?memory={labels}", cache="memory://").score_many(pairs)
+    assert scored, "the memory scored no labelled document with the student"
+    assert len(scored) == len(set(scored))  # each (query, doc) once
+    scored.clear()
+    warm = Judge(f"student:{student_dir}?memory={labels}", cache="memory://").score_many(pairs)
+    assert scored == []  # a fresh process reads them all back
+    assert [v.envelope.meta["path"] for v in warm] == ["memory", "memory"]
+    assert [(v.label, v.score) for v in warm] == [(v.label, v.score) for v in cold]
+
+    # Another student (here: the int8 path, whose logits differ) never reads these logits.
+    Judge(
+        f"student:{student_dir}?int8&runtime=torch&memory={labels}", cache="memory://"
+    ).score_many(pairs)
+    assert scored, "the int8 student read the fp32 student's logits"

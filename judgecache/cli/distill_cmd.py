@@ -29,6 +29,12 @@ from judgecache.distill.bases import names_help
     help="YAML config (see configs/distill/relevance.yaml); flags and --set override it.",
 )
 @click.option("--labels", default=None, help="Export JSONL, or a cache URL to read labels from.")
+@click.option(
+    "--train-extra",
+    default=None,
+    help="More labels of the same teacher (JSONL or cache URL) used for training only, never "
+    "held out: e.g. another collection's queries (config: train_extra).",
+)
 @click.option("--output", default=None, help="Output directory for the student.")
 @click.option(
     "--judge", "judge_id", default=None, help="Keep only this teacher: provider:model[@v]."
@@ -64,6 +70,7 @@ from judgecache.distill.bases import names_help
 def distill(
     config_path: Path | None,
     labels: str | None,
+    train_extra: str | None,
     output: str | None,
     judge_id: str | None,
     base_model: str | None,
@@ -88,6 +95,7 @@ def distill(
     cfg = DistillConfig.from_yaml(config_path) if config_path else DistillConfig()
     flags = {
         "labels": labels,
+        "train_extra": train_extra,
         "output": output,
         "judge": judge_id,
         "base_model": base_model,

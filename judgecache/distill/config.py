@@ -153,9 +153,14 @@ class EvalConfig:
 
 @dataclass
 class DistillConfig:
-    """Everything one ``judgecache distill`` run needs."""
+    """Everything one ``judgecache distill`` run needs.
+
+    ``train_extra`` (a labels file or cache URL of the same teacher) adds labels to the training
+    split only: never split, validated on or evaluated on -- e.g. another collection's queries.
+    """
 
     labels: str = ""
+    train_extra: str = ""
     output: str = ""
     judge: str | None = None
     task: str = "relevance"

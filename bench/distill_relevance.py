@@ -53,6 +53,29 @@ def load_trec_rows(model: str, years: tuple[str, ...] = ("19", "20")) -> list[di
     return rows
 
 
+def write_antique_rows(out: Path) -> Path:
+    """GPT-4o's UMBRELA labels of ANTIQUE as export rows of the same teacher as the DL labels
+    (query ids prefixed ``antique:`` so they never meet a DL query id)."""
+    from judgecache.io.trec import iter_trec_pairs
+
+    d = data_dir() / "antique"
+    pairs = iter_trec_pairs(d / "qrels.gpt-4o-umbrela.txt", d / "topics.tsv", d / "collection.tsv")
+    rows = [
+        {
+            "task": "relevance",
+            "judge": {"provider": "replay", "model": "gpt-4o-umbrela", "version": ""},
+            "inputs": {"query": p.query, "doc": p.doc},
+            "label": p.grade,
+            "meta": {"qid": f"antique:{p.qid}", "docid": p.docid},
+        }
+        for p in pairs
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "train_extra.antique.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def second_judge_agreement(split: Any, other: dict[tuple[str, str], int]) -> dict[str, Any]:
     """GPT-4 vs GPT-4o on exactly the pairs of one held-out split."""
     import numpy as np
@@ -138,6 +161,12 @@ def main() -> None:
     ap.add_argument("--cascade-seed", type=int, default=7)
     ap.add_argument("--cascade-pool-size", type=int, default=2100)
     ap.add_argument("--no-speed", action="store_true", help="skip the CPU speed measurement")
+    ap.add_argument(
+        "--train-extra",
+        choices=["antique"],
+        default=None,
+        help="also train on GPT-4o's UMBRELA labels of ANTIQUE (200 other queries; never held out)",
+    )
     args = ap.parse_args()
     if args.speed_only:
         speed_only(Path(args.speed_only), args.n, args.int8)
@@ -160,6 +189,8 @@ def main() -> None:
     ]
     if args.train is not None:
         overrides.append(f"train.max_train_examples={args.train}")
+    if args.train_extra == "antique":
+        overrides.append(f"train_extra={write_antique_rows(Path(args.output))}")
     cfg = DistillConfig.from_yaml(REPO / "configs" / "distill" / "relevance.yaml").with_overrides(
         overrides
     )

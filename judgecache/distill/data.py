@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from judgecache.errors import DistillationError, InputError, InsufficientDataError
+from judgecache.errors import ConfigError, DistillationError, InputError, InsufficientDataError
 from judgecache.judges.rubric import Rubric, get_rubric
 from judgecache.keys import JudgeIdentity
 from judgecache.store.url import redact_url
@@ -345,6 +345,48 @@ def split_labels(
         name: labels.subset(parts.get(name, []))
         for name in [*fractions, *(["test_seen"] if test_seen > 0 else [])]
     }
+
+
+def with_training_extra(
+    splits: Mapping[str, LabelSet], extra: LabelSet, *, by: str = "group", group_field: str = "auto"
+) -> LabelSet:
+    """The ``train`` split plus ``extra`` labels, which must come from the same teacher on the same
+    rubric (a student learns one teacher). Extra pairs that a split already holds, or (split by
+    group) whose group a held-out split holds, are left out: a held-out query stays unseen.
+
+    >>> from judgecache.keys import JudgeIdentity
+    >>> def part(*pairs):
+    ...     rows = tuple(LabeledPair(q, d, 1) for q, d in pairs)
+    ...     return LabelSet(rows, get_rubric("relevance"), JudgeIdentity("replay", "t", ""), "x")
+    >>> splits = {"train": part(("q1", "a")), "test": part(("q2", "b"))}
+    >>> extra = part(("q1", "c"), ("q2", "d"), ("q3", "e"), ("q1", "a"))
+    >>> [(p.first, p.second) for p in with_training_extra(splits, extra).pairs]
+    [('q1', 'a'), ('q1', 'c'), ('q3', 'e')]
+    """
+    train = splits["train"]
+    if extra.judge != train.judge:
+        raise ConfigError(
+            f"train_extra {extra.source} holds labels of {extra.judge}, but labels are of "
+            f"{train.judge}: a student learns one teacher (set judge: to pick one)"
+        )
+    if extra.rubric.name != train.rubric.name:
+        raise ConfigError(
+            f"train_extra {extra.source} is for rubric {extra.rubric.name!r}, "
+            f"labels for {train.rubric.name!r}"
+        )
+    have = {(p.first, p.second) for part in splits.values() for p in part.pairs}
+    held = {
+        group_of(p, train.rubric, group_field)
+        for name, part in splits.items()
+        if name != "train" and by == "group"
+        for p in part.pairs
+    }
+    kept = [
+        p
+        for p in extra.pairs
+        if (p.first, p.second) not in have and group_of(p, train.rubric, group_field) not in held
+    ]
+    return train.subset([*train.pairs, *kept])
 
 
 def _stratified_pairs(

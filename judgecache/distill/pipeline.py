@@ -38,10 +38,10 @@ from judgecache.distill.data import (
     LabelSet,
     binary_label,
     check_splits,
-    group_of,
     load_labels,
     protected_field,
     split_labels,
+    with_training_extra,
 )
 from judgecache.distill.evaluate import compare, human_labels_for, read_qrels
 from judgecache.distill.evidence import EvidenceSettings, evidence_view, weakest_claim
@@ -72,7 +72,7 @@ from judgecache.distill.train import (
     targets_for,
     train_student,
 )
-from judgecache.errors import ConfigError, DistillationError, InsufficientDataError
+from judgecache.errors import DistillationError, InsufficientDataError
 from judgecache.io.jsonl import write_jsonl
 from judgecache.stats import cohen_kappa, paired_difference
 from judgecache.store.url import redact_url
@@ -125,43 +125,13 @@ def prepare(cfg: DistillConfig, labels: LabelSet | None = None) -> Prepared:
         test_seen=cfg.split.test_seen,
     )
     if cfg.train_extra:
-        splits["train"] = with_extra_training(splits, cfg)
+        extra = load_labels(cfg.train_extra, task=cfg.task, judge=cfg.judge)
+        splits["train"] = with_training_extra(
+            splits, extra, by=cfg.split.by, group_field=cfg.split.group_field
+        )
     check_splits(splits, binary=binary, min_examples=cfg.split.min_examples)
     _check_target_supportable(cfg, splits["calib"])
     return Prepared(labels, splits, base, binary)
-
-
-def with_extra_training(splits: dict[str, LabelSet], cfg: DistillConfig) -> LabelSet:
-    """The training split plus the labels of ``cfg.train_extra``, which must come from the same
-    teacher on the same rubric (a student learns one teacher). Extra pairs that any split already
-    holds, or (split by group) whose query or source a held-out split holds, are left out: a
-    held-out query stays unseen."""
-    train = splits["train"]
-    extra = load_labels(cfg.train_extra, task=cfg.task, judge=cfg.judge)
-    if extra.judge != train.judge:
-        raise ConfigError(
-            f"train_extra {extra.source} holds labels of {extra.judge}, but labels are of "
-            f"{train.judge}: a student learns one teacher (set judge: to pick one)"
-        )
-    if extra.rubric.name != train.rubric.name:
-        raise ConfigError(
-            f"train_extra {extra.source} is for rubric {extra.rubric.name!r}, "
-            f"labels for {train.rubric.name!r}"
-        )
-    have = {(p.first, p.second) for part in splits.values() for p in part.pairs}
-    held_groups = {
-        group_of(p, train.rubric, cfg.split.group_field)
-        for name, part in splits.items()
-        if name != "train" and cfg.split.by == "group"
-        for p in part.pairs
-    }
-    kept = [
-        p
-        for p in extra.pairs
-        if (p.first, p.second) not in have
-        and group_of(p, train.rubric, cfg.split.group_field) not in held_groups
-    ]
-    return train.subset([*train.pairs, *kept])
 
 
 def _check_target_supportable(cfg: DistillConfig, calib: LabelSet) -> None:

@@ -457,7 +457,9 @@ class StudentTeacher(BatchTeacher):
         base = resolve_base_model(spec.base_model)
         digest = base_digest(base)
         root = default_cache_dir()
-        embed = StoredEmbeddings(TextEmbedder.load(base, device=device), digest, root / "embeddings")
+        embed = StoredEmbeddings(
+            TextEmbedder.load(base, device=device), digest, root / "embeddings"
+        )
         # So are the student's logits of the labelled documents (the memory's base scores): each
         # fresh process -- every dashboard refresh -- would score them all again. They change with
         # the student (its version and int8 suffix) and its base, so both key them.

@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, data_dir, require_data, trec_files
-from query_memory_embed import load_or_embed
+from query_memory_embed import cache_path, load_or_embed
 
 LABELS = [0, 1, 2, 3]
 POS = 2
@@ -71,6 +71,26 @@ def load_pairs() -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def stored_vectors(base: str) -> dict[str, np.ndarray]:
+    """The vectors ``query_memory_embed.py --base BASE`` has saved so far (nothing computed)."""
+    z = np.load(cache_path(base))
+    return dict(zip(z["ids"].tolist(), z["vecs"], strict=True))
+
+
+def covered_queries(pairs: list[dict[str, Any]], stores: Any) -> list[dict[str, Any]]:
+    """The pairs of the queries whose every text each store holds (prints what is kept)."""
+
+    def has(p: dict[str, Any], v: dict[str, np.ndarray]) -> bool:
+        return f"q:{p['qid'].split(':', 1)[1]}" in v and f"d:{p['docid']}" in v
+
+    stores = list(stores)
+    missing = {p["qid"] for p in pairs if not all(has(p, v) for v in stores)}
+    kept = [p for p in pairs if p["qid"] not in missing]
+    n_q = len({p["qid"] for p in kept})
+    print(f"--only-embedded: {len(kept)} of {len(pairs)} pairs, {n_q} queries fully embedded")
+    return kept
 
 
 def kappa(a: np.ndarray, b: np.ndarray, k: int, weighted: bool) -> float:
@@ -344,6 +364,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=str(REPO / "runs" / "query_memory" / "result.json"))
     ap.add_argument(
+        "--only-embedded",
+        action="store_true",
+        help="do not embed: keep only the queries whose texts the compared bases' files cover",
+    )
+    ap.add_argument(
         "--compare-bases",
         default="",
         help="packaged bases (comma-separated, e.g. mpnet) whose memory is compared, paired, with "
@@ -354,7 +379,14 @@ def main() -> None:
     t0 = time.perf_counter()
     pairs = load_pairs()
     vecs = load_or_embed()
-    others = {b: load_or_embed(b) for b in args.compare_bases.split(",") if b}
+    bases = [b for b in args.compare_bases.split(",") if b]
+    if args.only_embedded:
+        # Whatever the compared bases' files hold already (an embedding run still going, or
+        # stopped): every row is computed on the queries whose texts all of them cover.
+        others = {b: stored_vectors(b) for b in bases}
+        pairs = covered_queries(pairs, others.values())
+    else:
+        others = {b: load_or_embed(b) for b in bases}
     results = []
     for share in (float(s) for s in args.shares.split(",")):
         r = run_share(pairs, vecs, share, args.seed, args.boot, others)

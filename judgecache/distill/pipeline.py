@@ -432,7 +432,7 @@ def fit(
         checkpoint_dir=out / "checkpoint",
         resume=resume,
         stop_after_steps=stop_after_steps,
-        groups=[p.first for p in setup.train_part.pairs],  # the query: pairwise batches
+        groups=[p.first for p in setup.train_part.pairs],  # query or context: pairwise batches
     )
 
 

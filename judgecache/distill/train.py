@@ -218,9 +218,10 @@ def bucketed_batches(costs: Sequence[int], batch_size: int, rng: random.Random) 
 def query_batches(groups: Sequence[object], batch_size: int, rng: random.Random) -> list[list[int]]:
     """Batches of one group (query) each: shuffle within each group, cut, shuffle the batches.
 
-    >>> b = query_batches(["a", "a", "b", "a", "b"], 2, random.Random(0))
-    >>> sorted(sorted(x) for x in b)
-    [[0, 1], [2, 4], [3]]
+    >>> groups = ["a", "a", "b", "a", "b"]
+    >>> b = query_batches(groups, 2, random.Random(0))
+    >>> sorted(len(x) for x in b), all(len({groups[i] for i in x}) == 1 for x in b)
+    ([1, 2, 2], True)
     """
     by_group: dict[object, list[int]] = {}
     for i, g in enumerate(groups):

@@ -63,7 +63,7 @@ from judgecache.distill.student import Predictions, Predictor, StudentSpec, save
 from judgecache.distill.threshold import choose_threshold, lower_bound
 from judgecache.distill.train import (
     TrainResult,
-    batch_plan,
+    epoch_steps,
     fit_head,
     init_head,
     resolve_device,
@@ -288,10 +288,9 @@ def _training_note(cfg: DistillConfig, setup: Setup, result: TrainResult) -> str
     return f"{result.steps} steps; {best}"
 
 
-def planned_steps(cfg: DistillConfig, train: Sequence[EncodedPair], part: LabelSet) -> int:
-    """The steps the schedule plans: batches per epoch (as the loop cuts them) times epochs."""
-    plan = batch_plan(cfg.train, [e.cost for e in train], [p.first for p in part.pairs])
-    return len(plan(cfg.train.batch_size, random.Random(0))) * cfg.train.epochs
+def training_groups(part: LabelSet) -> list[str]:
+    """Each training pair's group for pairwise batches: its first field (query or context)."""
+    return [p.first for p in part.pairs]
 
 
 def build(cfg: DistillConfig, prep: Prepared) -> Setup:
@@ -344,7 +343,7 @@ def build(cfg: DistillConfig, prep: Prepared) -> Setup:
         model, tokenizer, pe, enc, train_part, val_part, lexical, values, positive,
         positive_index(values, positive) - 1, device, split_sizes,
         ["calib", *[n for n in EVAL_SPLITS if n in prep.splits]], binary,
-        planned_steps(cfg, enc["train"], train_part),
+        epoch_steps(cfg.train, len(train_part), training_groups(train_part)) * cfg.train.epochs,
         {n: v[0] for n, v in views.items()}, {n: v[1] for n, v in views.items()},
     )  # fmt: skip
     return setup
@@ -432,7 +431,7 @@ def fit(
         checkpoint_dir=out / "checkpoint",
         resume=resume,
         stop_after_steps=stop_after_steps,
-        groups=[p.first for p in setup.train_part.pairs],  # query or context: pairwise batches
+        groups=training_groups(setup.train_part),
     )
 
 

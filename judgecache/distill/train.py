@@ -20,6 +20,7 @@ import math
 import random
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -241,6 +242,19 @@ def batch_plan(
     if cfg.pairwise > 0 and groups is not None:
         return partial(query_batches, groups)
     return partial(bucketed_batches, costs)
+
+
+def epoch_steps(cfg: TrainConfig, n: int, groups: Sequence[object] | None) -> int:
+    """Batches in an epoch of ``n`` pairs as :func:`batch_plan` cuts them (counted, not cut).
+
+    >>> epoch_steps(TrainConfig(batch_size=2, pairwise=1.0), 5, ["a", "a", "b", "a", "b"])
+    3
+    >>> epoch_steps(TrainConfig(batch_size=2), 5, None)
+    3
+    """
+    if cfg.pairwise > 0 and groups is not None:
+        return sum(math.ceil(c / cfg.batch_size) for c in Counter(groups).values())
+    return math.ceil(n / cfg.batch_size)
 
 
 def ranknet_loss(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -525,7 +539,7 @@ def train_student(
     model.to(device)
     optimizer = _optimizer(model, cfg)
     batches_of = batch_plan(cfg, [e.cost for e in train], groups)
-    steps_per_epoch = len(batches_of(cfg.batch_size, random.Random(cfg.seed)))
+    steps_per_epoch = epoch_steps(cfg, len(train), groups)
     total = steps_per_epoch * cfg.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total, int(cfg.warmup_ratio * total))

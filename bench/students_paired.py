@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import data_dir, require_data
+from bench_common import require_data
+from distill_relevance import load_trec_rows
 from query_memory import cluster_bootstrap
 
 PREDICTIONS = "eval_predictions.jsonl"
@@ -37,17 +38,6 @@ def read_predictions(student: Path) -> dict[tuple[str, str, str], dict[str, Any]
         raise SystemExit(f"{path} is missing: distill the student again (judgecache writes it)")
     rows = (json.loads(line) for line in path.open(encoding="utf-8"))
     return {(r["split"], r["first"], r["second"]): r for r in rows}
-
-
-def gpt4_grades() -> dict[tuple[str, str], int]:
-    """(qid, docid) -> GPT-4's UMBRELA grade, both years."""
-    from judgecache.io.trec import read_qrels
-
-    out: dict[tuple[str, str], int] = {}
-    for year in ("19", "20"):
-        path = data_dir() / "trec-dl" / f"qrels.gpt-4-umbrela.dl{year}.txt"
-        out.update({(q.qid, q.docid): q.grade for q in read_qrels(path)})
-    return out
 
 
 def compare_split(
@@ -100,7 +90,11 @@ def main() -> None:
     ap.add_argument("--output", type=Path, default=None, help="JSON file (default: B/paired.json)")
     args = ap.parse_args()
     require_data()
-    a, b, gpt4 = read_predictions(args.a), read_predictions(args.b), gpt4_grades()
+    a, b = read_predictions(args.a), read_predictions(args.b)
+    # GPT-4's grades as the distill bench reads them: (qid, docid) -> grade.
+    gpt4 = {
+        (r["meta"]["qid"], r["meta"]["docid"]): r["label"] for r in load_trec_rows("gpt-4-umbrela")
+    }
     result = {s: compare_split(a, b, s, gpt4, args.boot) for s in args.splits.split(",")}
     for split, r in result.items():
         print(f"\n== {split}: {r['n']} pairs, {r['queries']} queries (A = {args.a}, B = {args.b})")

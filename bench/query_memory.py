@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import REPO, data_dir, require_data, trec_files
-from query_memory_embed import cache_path, load_or_embed
+from query_memory_embed import load_or_embed, read_cache
 
 LABELS = [0, 1, 2, 3]
 POS = 2
@@ -71,12 +71,6 @@ def load_pairs() -> list[dict[str, Any]]:
                 }
             )
     return out
-
-
-def stored_vectors(base: str) -> dict[str, np.ndarray]:
-    """The vectors ``query_memory_embed.py --base BASE`` has saved so far (nothing computed)."""
-    z = np.load(cache_path(base))
-    return dict(zip(z["ids"].tolist(), z["vecs"], strict=True))
 
 
 def covered_queries(pairs: list[dict[str, Any]], stores: Any) -> list[dict[str, Any]]:
@@ -383,7 +377,7 @@ def main() -> None:
     if args.only_embedded:
         # Whatever the compared bases' files hold already (an embedding run still going, or
         # stopped): every row is computed on the queries whose texts all of them cover.
-        others = {b: stored_vectors(b) for b in bases}
+        others = {b: read_cache(b) for b in bases}
         pairs = covered_queries(pairs, others.values())
     else:
         others = {b: load_or_embed(b) for b in bases}

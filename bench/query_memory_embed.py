@@ -40,6 +40,12 @@ def texts() -> dict[str, str]:
     return out
 
 
+def read_cache(base: str = "default") -> dict[str, np.ndarray]:
+    """The vectors of ``base`` saved so far (nothing computed)."""
+    z = np.load(cache_path(base))
+    return dict(zip(z["ids"].tolist(), z["vecs"], strict=True))
+
+
 def load_or_embed(base: str = "default") -> dict[str, np.ndarray]:
     """``base``'s cached vectors, computing (and saving, chunk by chunk) the missing ones."""
     import torch
@@ -47,10 +53,7 @@ def load_or_embed(base: str = "default") -> dict[str, np.ndarray]:
     from judgecache.distill.text_embed import TextEmbedder
 
     cache = cache_path(base)
-    have: dict[str, np.ndarray] = {}
-    if cache.is_file():
-        z = np.load(cache)
-        have = dict(zip(z["ids"].tolist(), z["vecs"], strict=True))
+    have = read_cache(base) if cache.is_file() else {}
     todo = {k: v for k, v in texts().items() if k not in have}
     if todo:
         torch.set_num_threads(2)

@@ -6,6 +6,10 @@ a text never changes, so it is content-addressed like a teacher label: keyed on 
 (its files' bytes) and the text, in a diskcache under ``$JUDGECACHE_DIR/embeddings``, shared by
 processes and runs. A stored vector of the wrong size is ignored and recomputed.
 
+The same store keeps a student's logits of its memory's labelled pairs (one-value vectors of the
+JSON text ``[query, doc]``, keyed on the student's version and base; ``StudentTeacher``), so a
+fresh process does not score them again either.
+
 Example:
     >>> import tempfile
     >>> import numpy as np

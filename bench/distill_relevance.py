@@ -32,6 +32,17 @@ GPT4O_INPUT, GPT4O_OUTPUT = 2.50, 10.00
 VM_USD_PER_HOUR = 0.0893
 
 
+def export_row(pair: Any, model: str, **meta: str) -> dict[str, Any]:
+    """One UMBRELA grade of ``pair`` (a ``TrecPair``) as an export row of ``replay:MODEL``."""
+    return {
+        "task": "relevance",
+        "judge": {"provider": "replay", "model": model, "version": ""},
+        "inputs": {"query": pair.query, "doc": pair.doc},
+        "label": pair.grade,
+        "meta": meta,
+    }
+
+
 def load_trec_rows(model: str, years: tuple[str, ...] = ("19", "20")) -> list[dict[str, Any]]:
     """Export-format rows of one judge's UMBRELA qrels on the TREC DL ``years``."""
     from judgecache.io.trec import iter_trec_pairs
@@ -41,15 +52,7 @@ def load_trec_rows(model: str, years: tuple[str, ...] = ("19", "20")) -> list[di
     for year in years:
         _, topics, collection = trec_files(year)
         for p in iter_trec_pairs(d / f"qrels.{model}.dl{year}.txt", topics, collection):
-            rows.append(
-                {
-                    "task": "relevance",
-                    "judge": {"provider": "replay", "model": model, "version": ""},
-                    "inputs": {"query": p.query, "doc": p.doc},
-                    "label": p.grade,
-                    "meta": {"qid": p.qid, "docid": p.docid, "year": year},
-                }
-            )
+            rows.append(export_row(p, model, qid=p.qid, docid=p.docid, year=year))
     return rows
 
 
@@ -60,16 +63,7 @@ def write_antique_rows(out: Path) -> Path:
 
     d = data_dir() / "antique"
     pairs = iter_trec_pairs(d / "qrels.gpt-4o-umbrela.txt", d / "topics.tsv", d / "collection.tsv")
-    rows = [
-        {
-            "task": "relevance",
-            "judge": {"provider": "replay", "model": "gpt-4o-umbrela", "version": ""},
-            "inputs": {"query": p.query, "doc": p.doc},
-            "label": p.grade,
-            "meta": {"qid": f"antique:{p.qid}", "docid": p.docid},
-        }
-        for p in pairs
-    ]
+    rows = [export_row(p, "gpt-4o-umbrela", qid=f"antique:{p.qid}", docid=p.docid) for p in pairs]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "train_extra.antique.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
